@@ -1,0 +1,253 @@
+//! What the three elements share: the common properties, the process-wide model cache and the
+//! per-stream restoration session (warm start, scene cuts, fallbacks).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use gst::glib;
+use gst::prelude::*;
+use lcm::{DeviceChoice, Engine, Model, Observation, Optimizer, Restoration, RestoreOptions, Task};
+use once_cell::sync::Lazy;
+use tch::{Kind, Tensor};
+
+pub const DEFAULT_MODEL_NAME: &str = "natural-small.safetensors";
+pub const DEFAULT_DEVICE: &str = "auto";
+pub const DEFAULT_ITERATIONS: u32 = 60;
+pub const DEFAULT_LEARNING_RATE: f64 = 0.05;
+pub const DEFAULT_WARM_START: bool = true;
+pub const DEFAULT_TILE_OVERLAP: u32 = 16;
+pub const DEFAULT_RESET_THRESHOLD: f64 = 0.08;
+pub const DEFAULT_MAX_TIME_PER_FRAME: u64 = 0;
+
+/// Where the shipped model is looked for: `$LCM_MODEL_DIR`, the installed data dir, the source tree.
+pub fn default_model_path() -> PathBuf {
+    let dirs = [
+        std::env::var_os("LCM_MODEL_DIR").map(PathBuf::from),
+        option_env!("LCM_INSTALLED_MODELS_DIR").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")),
+    ];
+    let candidates: Vec<PathBuf> = dirs.into_iter().flatten().map(|d| d.join(DEFAULT_MODEL_NAME)).collect();
+    candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates.last().cloned().expect("one candidate"))
+}
+
+/// Properties of all three elements.
+#[derive(Clone, Debug)]
+pub struct CommonSettings {
+    pub model: Option<PathBuf>,
+    pub device: DeviceChoice,
+    pub iterations: u32,
+    pub learning_rate: f64,
+    pub warm_start: bool,
+    pub tile_overlap: u32,
+    pub reset_threshold: f64,
+    /// Milliseconds; 0 = no budget.
+    pub max_time_per_frame: u64,
+}
+
+impl Default for CommonSettings {
+    fn default() -> Self {
+        Self {
+            model: None,
+            device: DeviceChoice::Auto,
+            iterations: DEFAULT_ITERATIONS,
+            learning_rate: DEFAULT_LEARNING_RATE,
+            warm_start: DEFAULT_WARM_START,
+            tile_overlap: DEFAULT_TILE_OVERLAP,
+            reset_threshold: DEFAULT_RESET_THRESHOLD,
+            max_time_per_frame: DEFAULT_MAX_TIME_PER_FRAME,
+        }
+    }
+}
+
+impl CommonSettings {
+    pub fn model_path(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(default_model_path)
+    }
+
+    pub fn restore_options(&self) -> RestoreOptions {
+        RestoreOptions {
+            steps: self.iterations as usize,
+            learning_rate: self.learning_rate,
+            optimizer: Optimizer::Adam,
+            tile_overlap: self.tile_overlap as i64,
+            time_budget: (self.max_time_per_frame > 0).then(|| Duration::from_millis(self.max_time_per_frame)),
+            ..RestoreOptions::default()
+        }
+    }
+
+    pub fn properties() -> Vec<glib::ParamSpec> {
+        vec![
+            glib::ParamSpecString::builder("model")
+                .nick("Model")
+                .blurb("Path of the lcm model file (.safetensors); default: the shipped natural-small model")
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecString::builder("device")
+                .nick("Device")
+                .blurb("Where to run: auto (CUDA when available), cpu, cuda or cuda:N")
+                .default_value(Some(DEFAULT_DEVICE))
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecUInt::builder("iterations")
+                .nick("Iterations")
+                .blurb("MAP optimisation steps per frame")
+                .minimum(0)
+                .maximum(100_000)
+                .default_value(DEFAULT_ITERATIONS)
+                .mutable_playing()
+                .build(),
+            glib::ParamSpecDouble::builder("learning-rate")
+                .nick("Learning rate")
+                .blurb("Adam step size of φ, relative to its box constraint")
+                .minimum(0.0)
+                .maximum(10.0)
+                .default_value(DEFAULT_LEARNING_RATE)
+                .mutable_playing()
+                .build(),
+            glib::ParamSpecBoolean::builder("warm-start")
+                .nick("Warm start")
+                .blurb("Start each frame's optimisation from the previous frame's φ (tile by tile)")
+                .default_value(DEFAULT_WARM_START)
+                .mutable_playing()
+                .build(),
+            glib::ParamSpecUInt::builder("tile-overlap")
+                .nick("Tile overlap")
+                .blurb("Overlap in output pixels between neighbouring model-size tiles")
+                .maximum(512)
+                .default_value(DEFAULT_TILE_OVERLAP)
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecDouble::builder("reset-threshold")
+                .nick("Reset threshold")
+                .blurb("Mean absolute evidence change (0–1) between frames that counts as a scene cut and restarts from the seed φ; 1 disables")
+                .minimum(0.0)
+                .maximum(1.0)
+                .default_value(DEFAULT_RESET_THRESHOLD)
+                .mutable_playing()
+                .build(),
+            glib::ParamSpecUInt64::builder("max-time-per-frame")
+                .nick("Max time per frame")
+                .blurb("Budget in milliseconds for one frame's optimisation (caps the steps); 0 = no budget")
+                .default_value(DEFAULT_MAX_TIME_PER_FRAME)
+                .mutable_playing()
+                .build(),
+        ]
+    }
+
+    /// Applies a common property; returns false for names that are not common.
+    pub fn set(&mut self, element: &gst::Element, cat: gst::DebugCategory, value: &glib::Value, pspec: &glib::ParamSpec) -> bool {
+        match pspec.name() {
+            "model" => self.model = value.get::<Option<String>>().expect("type checked").filter(|s| !s.is_empty()).map(PathBuf::from),
+            "device" => {
+                let text = value.get::<Option<String>>().expect("type checked").unwrap_or_else(|| DEFAULT_DEVICE.into());
+                match text.parse() {
+                    Ok(d) => self.device = d,
+                    Err(e) => {
+                        gst::element_warning!(element, gst::LibraryError::Settings, ("{e}"));
+                        return true;
+                    }
+                }
+            }
+            "iterations" => self.iterations = value.get().expect("type checked"),
+            "learning-rate" => self.learning_rate = value.get().expect("type checked"),
+            "warm-start" => self.warm_start = value.get().expect("type checked"),
+            "tile-overlap" => self.tile_overlap = value.get().expect("type checked"),
+            "reset-threshold" => self.reset_threshold = value.get().expect("type checked"),
+            "max-time-per-frame" => self.max_time_per_frame = value.get().expect("type checked"),
+            _ => return false,
+        }
+        gst::info!(cat, obj = element, "{} set to {:?}", pspec.name(), value);
+        true
+    }
+
+    pub fn get(&self, pspec: &glib::ParamSpec) -> Option<glib::Value> {
+        Some(match pspec.name() {
+            "model" => self.model_path().to_string_lossy().to_string().to_value(),
+            "device" => self.device.to_string().to_value(),
+            "iterations" => self.iterations.to_value(),
+            "learning-rate" => self.learning_rate.to_value(),
+            "warm-start" => self.warm_start.to_value(),
+            "tile-overlap" => self.tile_overlap.to_value(),
+            "reset-threshold" => self.reset_threshold.to_value(),
+            "max-time-per-frame" => self.max_time_per_frame.to_value(),
+            _ => return None,
+        })
+    }
+}
+
+/// A generator shared by every element and stream that uses the same file on the same device.
+pub type SharedModel = Arc<Mutex<Model>>;
+
+static MODELS: Lazy<Mutex<HashMap<(PathBuf, String), Weak<Mutex<Model>>>>> = Lazy::new(Default::default);
+static MODEL_LOADS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times a model file has been read from disk in this process (for tests and logs).
+pub fn model_loads() -> usize {
+    MODEL_LOADS.load(Ordering::SeqCst)
+}
+
+/// Loads a model once per (file, device); later callers get the same generator.
+pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedModel> {
+    let key = (path.canonicalize().unwrap_or_else(|_| path.to_path_buf()), format!("{device:?}"));
+    let mut cache = MODELS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(model) = cache.get(&key).and_then(Weak::upgrade) {
+        return Ok(model);
+    }
+    let model = Model::load(path, device)?;
+    for (_, mut var) in model.vars.variables() {
+        let _ = var.requires_grad_(false);
+    }
+    MODEL_LOADS.fetch_add(1, Ordering::SeqCst);
+    let model = Arc::new(Mutex::new(model));
+    cache.retain(|_, weak| weak.strong_count() > 0);
+    cache.insert(key, Arc::downgrade(&model));
+    Ok(model)
+}
+
+/// One stream's restoration state, built in `start()` and dropped in `stop()`.
+pub struct Session {
+    pub model: SharedModel,
+    pub tile_size: i64,
+    engine: Engine,
+    previous_evidence: Option<Tensor>,
+}
+
+impl Session {
+    /// Resolves the device and loads (or shares) the model; errors name the file and the reason.
+    pub fn open(settings: &CommonSettings) -> Result<Self, gst::ErrorMessage> {
+        let path = settings.model_path();
+        let device = settings
+            .device
+            .resolve()
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
+        let model = shared_model(&path, device).map_err(|e| {
+            gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot load model {}: {e:#}", path.display()))
+        })?;
+        let tile_size = model.lock().unwrap_or_else(|e| e.into_inner()).config.image_size;
+        Ok(Self { model, tile_size, engine: Engine::new(), previous_evidence: None })
+    }
+
+    /// Forgets the previous frame (flush, seek, discontinuity, caps change).
+    pub fn reset(&mut self) {
+        self.engine.reset();
+        self.previous_evidence = None;
+    }
+
+    /// Restores one frame; restarts cold on a scene cut (mean evidence change above the threshold).
+    pub fn restore(&mut self, task: Task, obs: &Observation, settings: &CommonSettings) -> Restoration {
+        let evidence = obs.evidence.to_kind(Kind::Float);
+        if let Some(previous) = &self.previous_evidence {
+            let cut = previous.size() != evidence.size()
+                || f64::try_from((previous - &evidence).abs().mean(Kind::Float)).unwrap_or(1.0) > settings.reset_threshold;
+            if cut {
+                self.engine.reset();
+            }
+        }
+        self.previous_evidence = Some(evidence);
+        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
+        self.engine.restore(&model, task, obs, &settings.restore_options(), settings.warm_start)
+    }
+}

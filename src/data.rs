@@ -1,0 +1,170 @@
+//! Training and evaluation data: frames from image files, folders and videos, cut into patches.
+//!
+//! Videos are decoded with GStreamer (uridecodebin → videoconvert → appsink); nothing of
+//! GStreamer appears in this module's API.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use gst::prelude::*;
+use gst_video::prelude::*;
+use tch::{Kind, Tensor};
+
+use crate::degrade::lanczos_resize;
+use crate::imageio;
+use crate::rng::SplitMix64;
+
+const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Expands folders into their image files (sorted); keeps files as given.
+pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_image(p))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                bail!("{} holds no image files", path.display());
+            }
+            out.extend(files);
+        } else if path.exists() {
+            out.push(path.clone());
+        } else {
+            bail!("{} does not exist", path.display());
+        }
+    }
+    Ok(out)
+}
+
+/// Up to `max_frames` RGB frames `(3, H, W)` of a video, taking every `every`-th frame.
+pub fn video_frames(path: &Path, max_frames: usize, every: usize) -> Result<Vec<Tensor>> {
+    gst::init().context("GStreamer failed to initialise")?;
+    let path = path.canonicalize().with_context(|| format!("{} does not exist", path.display()))?;
+    let uri = glib_uri(&path);
+    let description = format!(
+        "uridecodebin uri=\"{uri}\" ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false max-buffers=4"
+    );
+    let pipeline = gst::parse::launch(&description)?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| anyhow::anyhow!("not a pipeline"))?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .context("appsink missing")?;
+    pipeline.set_state(gst::State::Playing).with_context(|| format!("cannot play {}", path.display()))?;
+    let mut frames = Vec::new();
+    let mut index = 0usize;
+    let result = loop {
+        if frames.len() >= max_frames {
+            break Ok(());
+        }
+        match sink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
+            Some(sample) => {
+                if index % every.max(1) == 0 {
+                    frames.push(sample_to_tensor(&sample)?);
+                }
+                index += 1;
+            }
+            None => {
+                if sink.is_eos() {
+                    break Ok(());
+                }
+                let bus = pipeline.bus().expect("pipelines have a bus");
+                let message = bus
+                    .pop_filtered(&[gst::MessageType::Error])
+                    .and_then(|m| match m.view() {
+                        gst::MessageView::Error(e) => Some(e.error().to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "no frame decoded".into());
+                break Err(anyhow::anyhow!("cannot decode {}: {message}", path.display()));
+            }
+        }
+    };
+    let _ = pipeline.set_state(gst::State::Null);
+    result?;
+    if frames.is_empty() {
+        bail!("{} yielded no video frames", path.display());
+    }
+    Ok(frames)
+}
+
+fn glib_uri(path: &Path) -> String {
+    let mut uri = String::from("file://");
+    for byte in path.to_string_lossy().bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => uri.push(byte as char),
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri
+}
+
+fn sample_to_tensor(sample: &gst::Sample) -> Result<Tensor> {
+    let caps = sample.caps().context("sample without caps")?;
+    let info = gst_video::VideoInfo::from_caps(caps)?;
+    let buffer = sample.buffer().context("sample without buffer")?;
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+        .map_err(|_| anyhow::anyhow!("cannot map video frame"))?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = frame.plane_stride()[0] as usize;
+    let data = frame.plane_data(0)?;
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for row in 0..h {
+        rgb.extend_from_slice(&data[row * stride..row * stride + w * 3]);
+    }
+    Ok(imageio::from_interleaved(&rgb, h as i64, w as i64, 3))
+}
+
+/// Frames of every input: images give one frame each, videos up to `max_frames_per_video`.
+pub fn load_frames(paths: &[PathBuf], max_frames_per_video: usize, every: usize) -> Result<Vec<Tensor>> {
+    let mut frames = Vec::new();
+    for path in expand_inputs(paths)? {
+        if is_image(&path) {
+            frames.push(imageio::load_rgb(&path)?);
+        } else {
+            frames.extend(video_frames(&path, max_frames_per_video, every)?);
+        }
+    }
+    Ok(frames)
+}
+
+/// Shrinks a frame `(3, H, W)` so that its shorter side is at most `max_side` (Lanczos).
+pub fn shrink(frame: &Tensor, max_side: i64) -> Tensor {
+    let (_, h, w) = frame.size3().expect("frames are (3, H, W)");
+    let short = h.min(w);
+    if short <= max_side {
+        return frame.shallow_clone();
+    }
+    let (nh, nw) = (h * max_side / short, w * max_side / short);
+    lanczos_resize(&frame.unsqueeze(0), nh, nw).squeeze_dim(0).clamp(0.0, 1.0)
+}
+
+/// `count` random `size`×`size` patches (seeded), spread evenly over the frames: `(N, 3, S, S)`.
+pub fn random_patches(frames: &[Tensor], size: i64, count: usize, seed: u64) -> Result<Tensor> {
+    let usable: Vec<&Tensor> = frames.iter().filter(|f| f.size()[1] >= size && f.size()[2] >= size).collect();
+    if usable.is_empty() {
+        bail!("no frame is at least {size}×{size} pixels");
+    }
+    let mut rng = SplitMix64::new(seed);
+    let patches: Vec<Tensor> = (0..count)
+        .map(|i| {
+            let frame = usable[i % usable.len()];
+            let (_, h, w) = frame.size3().expect("(3, H, W)");
+            let y = rng.below((h - size + 1) as u64) as i64;
+            let x = rng.below((w - size + 1) as u64) as i64;
+            frame.narrow(1, y, size).narrow(2, x, size)
+        })
+        .collect();
+    Ok(Tensor::stack(&patches, 0).to_kind(Kind::Float))
+}

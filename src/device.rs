@@ -1,0 +1,82 @@
+//! Device selection. The default link drops `libtorch_cuda.so` (torch-sys links with
+//! `--as-needed`), so it is loaded at run time before the first CUDA query: the same binary uses
+//! the GPU where the full CUDA libtorch is installed and still starts on CPU-only machines.
+
+use std::str::FromStr;
+
+use anyhow::{Result, bail};
+use once_cell::sync::Lazy;
+use tch::Device;
+
+/// A device as users name it: `auto`, `cpu`, `cuda` or `cuda:N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    #[default]
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| format!("unknown device '{s}': use auto, cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auto => write!(f, "auto"),
+            Self::Cpu => write!(f, "cpu"),
+            Self::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+static CUDA_LOADED: Lazy<bool> = Lazy::new(|| {
+    let candidates = [
+        "libtorch_cuda.so".to_string(),
+        format!("{}/libtorch_cuda.so", env!("LCM_LIBTORCH_LIB")),
+    ];
+    candidates.iter().any(|name| {
+        let name = std::ffi::CString::new(name.as_str()).expect("no NUL in library names");
+        // SAFETY: dlopen with a valid C string; the handle is intentionally kept for the
+        // process lifetime so libtorch's CUDA hooks stay registered.
+        !unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) }.is_null()
+    })
+});
+
+/// Whether a CUDA device can be used (loads libtorch's CUDA backend on first call).
+pub fn cuda_available() -> bool {
+    *CUDA_LOADED && tch::Cuda::is_available()
+}
+
+impl DeviceChoice {
+    /// The concrete device; `auto` is CUDA when available, else CPU.
+    pub fn resolve(self) -> Result<Device> {
+        match self {
+            Self::Cpu => Ok(Device::Cpu),
+            Self::Auto => Ok(if cuda_available() { Device::Cuda(0) } else { Device::Cpu }),
+            Self::Cuda(n) => {
+                if !cuda_available() {
+                    bail!("CUDA was requested but is not available (no GPU, or the CPU-only libtorch is installed: run `scripts/setup.sh --cuda`)");
+                }
+                let count = tch::Cuda::device_count() as usize;
+                if n >= count {
+                    bail!("cuda:{n} requested but only {count} CUDA device(s) exist");
+                }
+                Ok(Device::Cuda(n))
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! lcm — Latent Convolutional Models for image and video restoration.
+//!
+//! A latent image model (Athar, Burnaev, Lempitsky, ICLR 2019) in which each image has its own
+//! small ConvNet f_φ turning fixed noise s into a latent z, and one hourglass generator g_θ turns
+//! z into the image. Restoration is MAP over φ with g frozen, under a task's degradation.
+//!
+//! - [`model`]: config presets, f_φ, g_θ, the model file.
+//! - [`loss`], [`degrade`]: the objective and the degradation operators.
+//! - [`restore`]: the tiled, batched, warm-startable restoration engine.
+//! - [`train`]: joint training of θ and the per-image φ table.
+//! - [`baselines`], [`metrics`]: classical restorations and quality measures.
+
+pub mod baselines;
+pub mod degrade;
+pub mod data;
+pub mod device;
+pub mod flops;
+pub mod imageio;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod restore;
+pub mod train;
+mod rng;
+pub mod tensor_file;
+
+pub use degrade::Task;
+pub use device::DeviceChoice;
+pub use model::{LatentKind, Model, ModelConfig};
+pub use restore::{Engine, Observation, Optimizer, RestoreOptions, Restoration};

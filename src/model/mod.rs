@@ -1,0 +1,168 @@
+//! The Latent Convolutional Model: fixed noise s, per-image latent net f_φ, shared generator g_θ.
+
+pub mod config;
+pub mod generator;
+pub mod latent;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use tch::{Device, Kind, Tensor, nn};
+
+pub use config::{LatentKind, ModelConfig};
+pub use generator::Generator;
+pub use latent::Latent;
+
+use crate::rng::SplitMix64;
+use crate::tensor_file;
+
+/// Identifies lcm model files; bumped when the layout changes incompatibly.
+pub const FORMAT: &str = "lcm-model";
+pub const FORMAT_VERSION: u32 = 1;
+
+const NOISE_SCALE: f64 = 0.1;
+
+/// A trained (or freshly initialised) model: everything restoration needs.
+pub struct Model {
+    pub config: ModelConfig,
+    pub latent: Latent,
+    pub generator: Generator,
+    /// θ, plus BatchNorm running statistics.
+    pub vars: nn::VarStore,
+    /// The fixed noise input s, `(1, C, H, W)`.
+    pub noise: Tensor,
+    /// Free-form JSON written by training (data, holdout, steps, loss); `{}` for a new model.
+    pub summary: serde_json::Value,
+}
+
+impl Model {
+    /// A freshly initialised model; `seed` fixes s and θ.
+    pub fn new(config: ModelConfig, device: Device, seed: u64) -> Result<Self> {
+        config.validate().map_err(|e| anyhow::anyhow!("invalid model config: {e}"))?;
+        tch::manual_seed(seed as i64);
+        let vars = nn::VarStore::new(device);
+        let generator = Generator::new(&vars.root(), &config);
+        let latent = Latent::new(&config);
+        let n = config.noise_size();
+        let mut rng = SplitMix64::new(seed ^ 0x5EED_0F_5A17);
+        let noise: Vec<f32> = (0..config.noise_channels * n * n).map(|_| (rng.next_f64() * NOISE_SCALE) as f32).collect();
+        let noise = Tensor::from_slice(&noise).view([1, config.noise_channels, n, n]).to_device(device);
+        Ok(Self { config, latent, generator, vars, noise, summary: serde_json::json!({}) })
+    }
+
+    pub fn device(&self) -> Device {
+        self.vars.device()
+    }
+
+    /// g(f_φ(s)) for every row of φ; `train` puts g's BatchNorm in batch-statistics mode.
+    pub fn render(&self, phi: &Tensor, train: bool) -> Tensor {
+        self.generator.forward_t(&self.latent.forward(&self.noise, phi), train)
+    }
+
+    /// Seeded φ rows, the starting point of restoration.
+    pub fn initial_phi(&self, n: i64, seed: u64) -> Tensor {
+        self.latent.init(n, seed, self.device())
+    }
+
+    /// Trainable generator parameters (BatchNorm running statistics excluded).
+    pub fn generator_param_count(&self) -> i64 {
+        self.vars.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+    }
+
+    /// Multiply-accumulates of one generator forward pass for one image, measured by shapes.
+    pub fn generator_macs(&self) -> i64 {
+        crate::flops::generator_macs(&self.config)
+    }
+
+    fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut named: Vec<(String, Tensor)> =
+            self.vars.variables().into_iter().map(|(k, v)| (format!("generator.{k}"), v)).collect();
+        named.push(("noise".into(), self.noise.shallow_clone()));
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named
+    }
+
+    fn metadata(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("format".into(), FORMAT.into()),
+            ("format_version".into(), FORMAT_VERSION.to_string()),
+            ("config".into(), serde_json::to_string(&self.config).expect("config serialises")),
+            ("tile_size".into(), self.config.image_size.to_string()),
+            ("summary".into(), self.summary.to_string()),
+        ])
+    }
+
+    /// Writes a self-describing model file (weights + config + summary in the metadata).
+    /// `half` stores the weights as f16; loading restores f32.
+    pub fn save(&self, path: &Path, half: bool) -> Result<()> {
+        tensor_file::save(path, &self.named_tensors(), self.metadata(), half)
+    }
+
+    /// Loads and validates a model file written by [`Model::save`].
+    pub fn load(path: &Path, device: Device) -> Result<Self> {
+        let (tensors, meta) = tensor_file::load(path, Device::Cpu)?;
+        Self::from_parts(tensors, &meta, device).with_context(|| format!("{} is not a usable lcm model", path.display()))
+    }
+
+    /// Reads only the config of a model file (cheap; for `lcm info` and compatibility checks).
+    pub fn read_config(path: &Path) -> Result<(ModelConfig, serde_json::Value)> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| anyhow::anyhow!("{} is not a safetensors file ({e})", path.display()))?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        check_format(&meta).with_context(|| format!("{} is not a usable lcm model", path.display()))?;
+        let config = parse_config(&meta)?;
+        let summary = meta.get("summary").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        Ok((config, summary))
+    }
+
+    pub(crate) fn from_parts(
+        mut tensors: HashMap<String, Tensor>,
+        meta: &HashMap<String, String>,
+        device: Device,
+    ) -> Result<Self> {
+        check_format(meta)?;
+        let config = parse_config(meta)?;
+        let mut model = Self::new(config, device, 0)?;
+        model.summary = meta.get("summary").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        let _guard = tch::no_grad_guard();
+        for (name, mut var) in model.vars.variables() {
+            let key = format!("generator.{name}");
+            let stored = tensors.remove(&key).with_context(|| format!("tensor {key} is missing"))?;
+            if stored.size() != var.size() {
+                bail!("tensor {key} has shape {:?}, the config needs {:?}", stored.size(), var.size());
+            }
+            var.copy_(&stored.to_kind(Kind::Float));
+        }
+        let noise = tensors.remove("noise").context("tensor noise is missing")?;
+        if noise.size() != model.noise.size() {
+            bail!("noise has shape {:?}, the config needs {:?}", noise.size(), model.noise.size());
+        }
+        model.noise = noise.to_device(device);
+        if let Some(extra) = tensors.keys().find(|k| k.starts_with("generator.")) {
+            bail!("unexpected tensor {extra}: the file and its config disagree");
+        }
+        Ok(model)
+    }
+}
+
+fn check_format(meta: &HashMap<String, String>) -> Result<()> {
+    match meta.get("format").map(String::as_str) {
+        Some(FORMAT) => {}
+        Some(other) => bail!("it is a '{other}' file, not an '{FORMAT}' file"),
+        None => bail!("it has no lcm metadata (not written by lcm)"),
+    }
+    let version: u32 = meta.get("format_version").and_then(|v| v.parse().ok()).context("format_version is missing")?;
+    if version != FORMAT_VERSION {
+        bail!("format version {version} is not supported (this build reads version {FORMAT_VERSION})");
+    }
+    Ok(())
+}
+
+fn parse_config(meta: &HashMap<String, String>) -> Result<ModelConfig> {
+    let config: ModelConfig = serde_json::from_str(meta.get("config").context("config metadata is missing")?)
+        .context("config metadata is malformed")?;
+    config.validate().map_err(|e| anyhow::anyhow!("config is invalid: {e}"))?;
+    Ok(config)
+}

@@ -1,0 +1,331 @@
+//! The restoration engine: MAP over φ with g frozen, on images of any size.
+//!
+//! A frame is cut into model-size tiles with overlap; every tile gets its own φ row and all tiles
+//! are optimised as one batch. Tiles are blended back with a smooth window. The per-tile φ of the
+//! last frame is kept so the next frame can warm-start tile by tile.
+
+use std::time::{Duration, Instant};
+
+use tch::{Kind, Tensor};
+
+use crate::baselines;
+use crate::degrade::Task;
+use crate::loss;
+use crate::model::Model;
+
+/// How φ is updated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    Sgd,
+    Adam,
+}
+
+#[derive(Clone, Debug)]
+pub struct RestoreOptions {
+    pub steps: usize,
+    pub learning_rate: f64,
+    pub optimizer: Optimizer,
+    /// Overlap between neighbouring tiles, in output pixels.
+    pub tile_overlap: i64,
+    /// Keep the evidence exactly: inpainting copies known pixels into the result unchanged,
+    /// colorization shifts colours so the result's channel mean is the input gray.
+    pub keep_known: bool,
+    /// Seed of the cold-start φ.
+    pub seed: u64,
+    /// Stop once the loss improved by less than this fraction over `plateau_window` steps.
+    pub plateau_tolerance: Option<f64>,
+    pub plateau_window: usize,
+    /// Stop stepping once this much time has been spent (the frame is still rendered).
+    pub time_budget: Option<Duration>,
+}
+
+impl Default for RestoreOptions {
+    fn default() -> Self {
+        Self {
+            steps: 100,
+            learning_rate: 0.05,
+            optimizer: Optimizer::Adam,
+            tile_overlap: 16,
+            keep_known: true,
+            seed: 0,
+            plateau_tolerance: None,
+            plateau_window: 20,
+            time_budget: None,
+        }
+    }
+}
+
+/// The evidence y of one image: what the degraded observation shows.
+pub struct Observation {
+    /// `(C, h, w)` in [0, 1]: RGB for inpainting and super-resolution, gray for colorization.
+    pub evidence: Tensor,
+    /// Inpainting: `(1, h, w)`, 1 where a pixel is known.
+    pub mask: Option<Tensor>,
+}
+
+/// The outcome of restoring one image.
+pub struct Restoration {
+    /// `(3, H, W)` in [0, 1].
+    pub image: Tensor,
+    /// Final φ, one row per tile.
+    pub phi: Tensor,
+    /// Loss (sum over tiles) at every step taken.
+    pub losses: Vec<f64>,
+    /// Set when optimisation diverged and `image` is the evidence-based fallback instead.
+    pub fallback: Option<String>,
+    pub warm_started: bool,
+}
+
+/// Tile positions over a canvas, in output pixels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TileGrid {
+    pub height: i64,
+    pub width: i64,
+    pub canvas_height: i64,
+    pub canvas_width: i64,
+    pub tile: i64,
+    pub ys: Vec<i64>,
+    pub xs: Vec<i64>,
+}
+
+fn axis_positions(len: i64, tile: i64, overlap: i64, align: i64) -> Vec<i64> {
+    if len <= tile {
+        return vec![0];
+    }
+    let stride = ((tile - overlap.clamp(0, tile - align)) / align * align).max(align);
+    let last = len - tile;
+    let mut p: Vec<i64> = (0..).map(|i| i * stride).take_while(|&p| p < last).collect();
+    p.push(last);
+    p
+}
+
+impl TileGrid {
+    /// Grid over an `height × width` output; `align` keeps tile corners on the evidence grid.
+    pub fn new(height: i64, width: i64, tile: i64, overlap: i64, align: i64) -> Self {
+        let canvas_height = height.max(tile);
+        let canvas_width = width.max(tile);
+        Self {
+            height,
+            width,
+            canvas_height,
+            canvas_width,
+            tile,
+            ys: axis_positions(canvas_height, tile, overlap, align),
+            xs: axis_positions(canvas_width, tile, overlap, align),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ys.len() * self.xs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn positions(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.ys.iter().flat_map(|&y| self.xs.iter().map(move |&x| (y, x)))
+    }
+
+    /// Cuts `(C, h, w)` (on a grid `scale` times coarser) into `(T, C, tile/scale, tile/scale)`.
+    fn cut(&self, t: &Tensor, scale: i64) -> Tensor {
+        let s = self.tile / scale;
+        let tiles: Vec<Tensor> =
+            self.positions().map(|(y, x)| t.narrow(1, y / scale, s).narrow(2, x / scale, s)).collect();
+        Tensor::stack(&tiles, 0)
+    }
+
+    /// Blends `(T, 3, tile, tile)` into `(3, height, width)` with a raised-cosine window.
+    fn blend(&self, tiles: &Tensor) -> Tensor {
+        let (kind, device) = (Kind::Float, tiles.device());
+        let ramp = (Tensor::arange(self.tile, (kind, device)) + 0.5) * (std::f64::consts::PI / self.tile as f64);
+        let ramp = ramp.sin().square() + 1e-3;
+        let window = ramp.outer(&ramp).unsqueeze(0);
+        let sum = Tensor::zeros([3, self.canvas_height, self.canvas_width], (kind, device));
+        let weight = Tensor::zeros([1, self.canvas_height, self.canvas_width], (kind, device));
+        for (i, (y, x)) in self.positions().enumerate() {
+            let _ = sum.narrow(1, y, self.tile).narrow(2, x, self.tile).g_add_(&(tiles.get(i as i64) * &window));
+            let _ = weight.narrow(1, y, self.tile).narrow(2, x, self.tile).g_add_(&window);
+        }
+        (sum / weight).narrow(1, 0, self.height).narrow(2, 0, self.width)
+    }
+}
+
+/// Pads `(C, h, w)` to `(C, ch, cw)` by edge replication; returns it with a validity mask.
+fn pad_to(t: &Tensor, ch: i64, cw: i64) -> (Tensor, Tensor) {
+    let (_, h, w) = t.size3().expect("evidence is 3-d");
+    let valid = Tensor::ones([1, h, w], (Kind::Float, t.device()));
+    if (h, w) == (ch, cw) {
+        return (t.shallow_clone(), valid);
+    }
+    let pad = [0, cw - w, 0, ch - h];
+    let padded = t.unsqueeze(0).pad(pad, "replicate", None).squeeze_dim(0);
+    (padded, valid.constant_pad_nd(pad))
+}
+
+/// Restores images with one model; remembers the last frame's φ for warm starts.
+#[derive(Default)]
+pub struct Engine {
+    warm: Option<(TileGrid, Task, Tensor)>,
+}
+
+impl Engine {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets the previous frame: the next restore starts from the seed φ.
+    pub fn reset(&mut self) {
+        self.warm = None;
+    }
+
+    /// MAP restoration of one observation; warm-starts from the previous call's φ when `warm`
+    /// is set and the tile grid and task are unchanged.
+    pub fn restore(&mut self, model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions, warm: bool) -> Restoration {
+        let previous = self.warm.take().filter(|_| warm);
+        let result = restore_with(model, task, obs, opts, previous);
+        if result.fallback.is_none() {
+            let grid = grid_for(model, task, obs, opts);
+            self.warm = Some((grid, task, result.phi.shallow_clone()));
+        }
+        result
+    }
+}
+
+fn grid_for(model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions) -> TileGrid {
+    let (_, h, w) = obs.evidence.size3().expect("evidence is (C, h, w)");
+    let scale = task.scale();
+    TileGrid::new(h * scale, w * scale, model.config.image_size, opts.tile_overlap, scale)
+}
+
+/// One MAP restoration; `previous` is an earlier frame's (grid, task, φ) to warm-start from.
+pub fn restore_with(
+    model: &Model,
+    task: Task,
+    obs: &Observation,
+    opts: &RestoreOptions,
+    previous: Option<(TileGrid, Task, Tensor)>,
+) -> Restoration {
+    let started = Instant::now();
+    let device = model.device();
+    let scale = task.scale();
+    let grid = grid_for(model, task, obs, opts);
+    let evidence = obs.evidence.to_device(device).to_kind(Kind::Float);
+    let (padded, mut weight) = pad_to(&evidence, grid.canvas_height / scale, grid.canvas_width / scale);
+    if let (Task::Inpaint, Some(mask)) = (task, &obs.mask) {
+        let (mask, _) = pad_to(&mask.to_device(device).to_kind(Kind::Float), grid.canvas_height, grid.canvas_width);
+        weight = weight * mask;
+    }
+    let y = grid.cut(&padded, scale);
+    let w = grid.cut(&weight, scale);
+
+    let tiles = grid.len() as i64;
+    let warm_phi = previous.filter(|(g, t, _)| *g == grid && *t == task).map(|(_, _, phi)| phi);
+    let warm_started = warm_phi.is_some();
+    let phi = warm_phi.unwrap_or_else(|| model.initial_phi(tiles, opts.seed)).detach().copy();
+
+    // Grad mode is per thread: turn it on here whatever the calling thread had.
+    let (phi, losses) = tch::with_grad(|| optimise(model, task, &y, &w, phi, opts, started));
+
+    let _guard = tch::no_grad_guard();
+    let final_loss = losses.last().copied().unwrap_or(0.0);
+    let diverged = !final_loss.is_finite() || losses.first().is_some_and(|&l0| final_loss > 10.0 * l0 + 1e-6);
+    let fallback_image = || baselines::classical(task, &evidence, obs.mask.as_ref().map(|m| m.to_device(device)).as_ref());
+    if diverged {
+        return Restoration {
+            image: fallback_image(),
+            phi,
+            losses,
+            fallback: Some(format!("restoration diverged (final loss {final_loss})")),
+            warm_started,
+        };
+    }
+    let rendered = model.render(&phi, false);
+    let mut image = grid.blend(&rendered);
+    if let (Task::Inpaint, true, Some(mask)) = (task, opts.keep_known, &obs.mask) {
+        let mask = mask.to_device(device).to_kind(Kind::Float);
+        image = &evidence * &mask + image * (1.0 - &mask);
+    }
+    if let (Task::Colorize, true) = (task, opts.keep_known) {
+        image = match_gray(&image, &evidence);
+    }
+    let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
+    Restoration { image, phi, losses, fallback: None, warm_started }
+}
+
+/// Shifts each pixel's colour so its channel mean equals the evidence gray (clamping to [0, 1]
+/// can move the mean, so the correction is applied twice).
+fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
+    let mut x = image.shallow_clone();
+    for _ in 0..2 {
+        x = (&x + (gray - x.mean_dim(0, true, Kind::Float))).clamp(0.0, 1.0);
+    }
+    x
+}
+
+/// The step loop. Losses are read back to the host only every few steps.
+fn optimise(
+    model: &Model,
+    task: Task,
+    y: &Tensor,
+    w: &Tensor,
+    phi: Tensor,
+    opts: &RestoreOptions,
+    started: Instant,
+) -> (Tensor, Vec<f64>) {
+    const READBACK_EVERY: usize = 10;
+    let phi = phi.set_requires_grad(true);
+    let step_scale = model.latent.step_scale(phi.device());
+    let mut moments: Option<(Tensor, Tensor)> = None;
+    let mut pending: Vec<Tensor> = Vec::new();
+    let mut losses: Vec<f64> = Vec::new();
+    let mut best = f64::INFINITY;
+    let mut best_at = 0;
+    for step in 1..=opts.steps {
+        let x = model.render(&phi, false);
+        let residual = (task.degrade(&x) - y) * w;
+        let total = loss::reconstruction(&residual).sum(Kind::Float);
+        let grad = Tensor::run_backward(&[&total], &[&phi], false, false).pop().expect("one input, one gradient");
+        tch::no_grad(|| {
+            let update = match opts.optimizer {
+                Optimizer::Sgd => grad * opts.learning_rate,
+                Optimizer::Adam => adam_update(&mut moments, &grad, step, opts.learning_rate) * &step_scale,
+            };
+            let mut phi = phi.shallow_clone();
+            let _ = phi.g_sub_(&update);
+            model.latent.project_(&phi);
+        });
+        pending.push(total.detach());
+        if step % READBACK_EVERY == 0 || step == opts.steps {
+            losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
+            pending.clear();
+            let last = *losses.last().unwrap_or(&f64::NAN);
+            if !last.is_finite() {
+                break;
+            }
+            if let Some(tol) = opts.plateau_tolerance {
+                if last < best * (1.0 - tol) {
+                    (best, best_at) = (last, step);
+                } else if step - best_at >= opts.plateau_window {
+                    break;
+                }
+            }
+            if opts.time_budget.is_some_and(|b| started.elapsed() >= b) {
+                break;
+            }
+        }
+    }
+    (phi.detach(), losses)
+}
+
+pub(crate) fn adam_update(moments: &mut Option<(Tensor, Tensor)>, grad: &Tensor, step: usize, lr: f64) -> Tensor {
+    const BETA1: f64 = 0.9;
+    const BETA2: f64 = 0.999;
+    const EPS: f64 = 1e-8;
+    let (m, v) = moments.get_or_insert_with(|| (grad.zeros_like(), grad.zeros_like()));
+    let _ = m.g_mul_scalar_(BETA1).g_add_(&(grad * (1.0 - BETA1)));
+    let _ = v.g_mul_scalar_(BETA2).g_add_(&(grad.square() * (1.0 - BETA2)));
+    let m_hat = &*m / (1.0 - BETA1.powi(step as i32));
+    let v_hat = &*v / (1.0 - BETA2.powi(step as i32));
+    m_hat / (v_hat.sqrt() + EPS) * lr
+}

@@ -1,0 +1,250 @@
+//! Joint training of θ and the per-image φ table (the paper's GLO-style objective).
+//!
+//! Every training image owns one row of a single `(N, |φ|)` table. A minibatch gathers its rows,
+//! takes `steps_per_batch` joint steps on θ and those φ (the reference code takes 50), projects φ
+//! after each step and writes the rows back. Batches follow seeded per-epoch permutations and all
+//! optimiser state lives in the checkpoint, so a resumed run continues bit-compatibly.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::loss;
+use crate::model::Model;
+use crate::restore::Optimizer;
+use crate::rng::SplitMix64;
+use crate::tensor_file;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Total joint optimisation steps.
+    pub steps: usize,
+    pub batch: usize,
+    /// Joint steps on one minibatch before moving to the next.
+    pub steps_per_batch: usize,
+    /// Optimiser of θ (φ always takes plain projected SGD steps, as in the paper).
+    pub theta_optimizer: Optimizer,
+    pub theta_lr: f64,
+    pub phi_lr: f64,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: 1000,
+            batch: 10,
+            steps_per_batch: 5,
+            theta_optimizer: Optimizer::Adam,
+            theta_lr: 2e-3,
+            phi_lr: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl Serialize for Optimizer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            Optimizer::Sgd => "sgd",
+            Optimizer::Adam => "adam",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Optimizer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "sgd" => Ok(Optimizer::Sgd),
+            "adam" => Ok(Optimizer::Adam),
+            other => Err(serde::de::Error::custom(format!("unknown optimizer {other}"))),
+        }
+    }
+}
+
+pub struct Trainer {
+    pub model: Model,
+    pub config: TrainConfig,
+    /// `(N, 3, S, S)` training images in [0, 1], on the model's device.
+    images: Tensor,
+    /// `(N, |φ|)`: one φ row per training image.
+    pub phi_table: Tensor,
+    theta: Vec<(String, Tensor)>,
+    /// Adam moments of θ, by variable name.
+    moments: HashMap<String, (Tensor, Tensor)>,
+    pub step: usize,
+    /// Mean training loss of every step taken (this run and, after a resume, earlier ones).
+    pub losses: Vec<f64>,
+}
+
+impl Trainer {
+    /// A fresh run on `images` `(N, 3, S, S)`.
+    pub fn new(model: Model, images: Tensor, config: TrainConfig) -> Result<Self> {
+        let s = model.config.image_size;
+        match images.size().as_slice() {
+            [n, 3, h, w] if *n > 0 && *h == s && *w == s => {}
+            other => bail!("training images must be (N, 3, {s}, {s}), got {other:?}"),
+        }
+        if config.batch == 0 || config.steps_per_batch == 0 {
+            bail!("batch and steps_per_batch must be at least 1");
+        }
+        let n = images.size()[0];
+        let phi_table = model.initial_phi(n, config.seed);
+        let images = images.to_device(model.device()).to_kind(Kind::Float);
+        let mut theta: Vec<(String, Tensor)> =
+            model.vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        theta.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Self { model, config, images, phi_table, theta, moments: HashMap::new(), step: 0, losses: Vec::new() })
+    }
+
+    pub fn image_count(&self) -> i64 {
+        self.images.size()[0]
+    }
+
+    /// Indices of the minibatch that starts at joint step `step`.
+    fn batch_indices(&self, step: usize) -> Vec<i64> {
+        let n = self.image_count() as usize;
+        let batch = self.config.batch.min(n);
+        let batch_no = step / self.config.steps_per_batch;
+        let per_epoch = n / batch;
+        let (epoch, k) = (batch_no / per_epoch, batch_no % per_epoch);
+        let mut order: Vec<i64> = (0..n as i64).collect();
+        let mut rng = SplitMix64::new(self.config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+        for i in (1..n).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        order[k * batch..(k + 1) * batch].to_vec()
+    }
+
+    /// Runs until `config.steps` joint steps have been taken or `until` says stop; `on_step`
+    /// sees every step's loss. Returns the number of steps taken now.
+    pub fn run(&mut self, mut should_stop: impl FnMut(usize, f64) -> bool) -> Result<usize> {
+        let device = self.model.device();
+        let start = self.step;
+        while self.step < self.config.steps {
+            let idx = Tensor::from_slice(&self.batch_indices(self.step)).to_device(device);
+            let target = self.images.index_select(0, &idx);
+            let phi = self.phi_table.index_select(0, &idx).detach().set_requires_grad(true);
+            let end = ((self.step / self.config.steps_per_batch + 1) * self.config.steps_per_batch).min(self.config.steps);
+            let mut stop = false;
+            while self.step < end && !stop {
+                let loss = self.joint_step(&phi, &target)?;
+                self.step += 1;
+                self.losses.push(loss);
+                stop = should_stop(self.step, loss);
+            }
+            tch::no_grad(|| {
+                let _ = self.phi_table.index_copy_(0, &idx, &phi.detach());
+            });
+            if stop {
+                break;
+            }
+        }
+        Ok(self.step - start)
+    }
+
+    fn joint_step(&mut self, phi: &Tensor, target: &Tensor) -> Result<f64> {
+        let output = self.model.render(phi, true);
+        let loss = loss::reconstruction(&(output - target)).mean(Kind::Float);
+        let mut inputs: Vec<&Tensor> = self.theta.iter().map(|(_, t)| t).collect();
+        inputs.push(phi);
+        let mut grads = Tensor::run_backward(&[&loss], &inputs, false, false);
+        let phi_grad = grads.pop().expect("φ gradient");
+        let value = f64::try_from(&loss)?;
+        if !value.is_finite() {
+            bail!("training diverged at step {} (loss {value}); lower the learning rates", self.step);
+        }
+        let step = self.step + 1;
+        tch::no_grad(|| {
+            for ((name, var), grad) in self.theta.iter().zip(&grads) {
+                let update = match self.config.theta_optimizer {
+                    Optimizer::Sgd => grad * self.config.theta_lr,
+                    Optimizer::Adam => {
+                        let mut state = self.moments.remove(name);
+                        let u = crate::restore::adam_update(&mut state, grad, step, self.config.theta_lr);
+                        self.moments.insert(name.clone(), state.expect("adam state"));
+                        u
+                    }
+                };
+                let _ = var.shallow_clone().g_sub_(&update);
+            }
+            let _ = phi.shallow_clone().g_sub_(&(phi_grad * self.config.phi_lr));
+            self.model.latent.project_(phi);
+        });
+        Ok(value)
+    }
+
+    /// Restores every training image from its own φ row (eval-mode g), `(N, 3, S, S)`.
+    pub fn reconstructions(&self, rows: i64) -> (Tensor, Tensor) {
+        let _guard = tch::no_grad_guard();
+        let n = rows.min(self.image_count());
+        (self.model.render(&self.phi_table.narrow(0, 0, n), false), self.images.narrow(0, 0, n))
+    }
+
+    /// Writes a checkpoint (model + φ table + optimiser state + progress) atomically.
+    pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
+        let mut tensors: Vec<(String, Tensor)> = self
+            .model
+            .vars
+            .variables()
+            .into_iter()
+            .map(|(k, v)| (format!("generator.{k}"), v))
+            .collect();
+        tensors.push(("noise".into(), self.model.noise.shallow_clone()));
+        tensors.push(("phi_table".into(), self.phi_table.shallow_clone()));
+        for (name, (m, v)) in &self.moments {
+            tensors.push((format!("adam_m.{name}"), m.shallow_clone()));
+            tensors.push((format!("adam_v.{name}"), v.shallow_clone()));
+        }
+        tensors.push(("losses".into(), Tensor::from_slice(&self.losses)));
+        let mut meta = HashMap::from([
+            ("format".into(), crate::model::FORMAT.into()),
+            ("format_version".into(), crate::model::FORMAT_VERSION.to_string()),
+            ("config".into(), serde_json::to_string(&self.model.config)?),
+            ("summary".into(), self.model.summary.to_string()),
+            ("train_config".into(), serde_json::to_string(&self.config)?),
+            ("step".into(), self.step.to_string()),
+        ]);
+        meta.insert("kind".into(), "checkpoint".into());
+        tensor_file::save(path, &tensors, meta, false)
+    }
+
+    /// Resumes from a checkpoint written by [`Trainer::save_checkpoint`] on the same images.
+    /// `steps` may extend the run; everything else comes from the checkpoint.
+    pub fn resume(path: &Path, images: Tensor, device: Device, steps: Option<usize>) -> Result<Self> {
+        let (mut tensors, meta) = tensor_file::load(path, device)?;
+        let mut config: TrainConfig =
+            serde_json::from_str(meta.get("train_config").context("not a training checkpoint")?)?;
+        if let Some(steps) = steps {
+            config.steps = steps;
+        }
+        let step: usize = meta.get("step").context("checkpoint has no step")?.parse()?;
+        let phi_table = tensors.remove("phi_table").context("checkpoint has no phi_table")?;
+        let losses = tensors.remove("losses").map(|t| Vec::<f64>::try_from(t.to_kind(Kind::Double)).unwrap_or_default());
+        let mut moments = HashMap::new();
+        let names: Vec<String> = tensors.keys().filter_map(|k| k.strip_prefix("adam_m.").map(String::from)).collect();
+        for name in names {
+            let m = tensors.remove(&format!("adam_m.{name}")).expect("listed");
+            let v = tensors.remove(&format!("adam_v.{name}")).context("adam state incomplete")?;
+            moments.insert(name, (m, v));
+        }
+        let model = Model::from_parts(tensors, &meta, device).with_context(|| format!("checkpoint {}", path.display()))?;
+        let mut trainer = Self::new(model, images, config)?;
+        if phi_table.size() != trainer.phi_table.size() {
+            bail!(
+                "checkpoint {} holds φ for {} images but the data gives {}: resume with the same --data",
+                path.display(),
+                phi_table.size()[0],
+                trainer.image_count()
+            );
+        }
+        trainer.phi_table = phi_table.to_device(device);
+        trainer.moments = moments;
+        trainer.step = step;
+        trainer.losses = losses.unwrap_or_default();
+        Ok(trainer)
+    }
+}
