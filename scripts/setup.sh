@@ -67,11 +67,12 @@ if [ "$installed" != "$TORCH_VERSION" ] || { [ "$full_set" = yes ] && [ "$have_c
     fi
 fi
 # What the Python reference scripts (tests/python) import besides torch.
-if [ "$full_set" = yes ] && ! .venv/bin/python -c 'import torch, numpy, safetensors' 2>/dev/null; then
+if [ "$full_set" = yes ] && ! .venv/bin/python -c 'import torch, numpy, safetensors, PIL' 2>/dev/null; then
     say "installing the Python reference's dependencies"
-    .venv/bin/pip install -q numpy safetensors
+    .venv/bin/pip install -q numpy safetensors pillow
 fi
 # A stable path for .cargo/config.toml, whatever the Python minor version.
 ln -sfn "$site/torch" .venv/libtorch
 
-say "ready (torch $TORCH_VERSION, $([ "$full_set" = yes ] && echo "full wheel set" || echo "CPU-only minimum"))"
+if ls -d "$site"/nvidia_cublas* >/dev/null 2>&1; then set_name="full wheel set"; else set_name="CPU-only minimum"; fi
+say "ready (torch $TORCH_VERSION, $set_name)"

@@ -14,6 +14,7 @@ pub mod baselines;
 pub mod degrade;
 pub mod data;
 pub mod device;
+pub mod eval;
 pub mod flops;
 pub mod imageio;
 pub mod loss;

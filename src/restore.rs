@@ -253,14 +253,15 @@ pub fn restore_with(
     Restoration { image, phi, losses, fallback: None, warm_started }
 }
 
-/// Shifts each pixel's colour so its channel mean equals the evidence gray (clamping to [0, 1]
-/// can move the mean, so the correction is applied twice).
+/// Moves each pixel's colour so its channel mean is exactly the evidence gray while staying in
+/// [0, 1]: darker pixels are scaled towards black, brighter ones towards white.
 fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
-    let mut x = image.shallow_clone();
-    for _ in 0..2 {
-        x = (&x + (gray - x.mean_dim(0, true, Kind::Float))).clamp(0.0, 1.0);
-    }
-    x
+    let x = image.clamp(0.0, 1.0);
+    let mean = x.mean_dim(0, true, Kind::Float);
+    let darker = &x * (gray / mean.clamp_min(1e-6));
+    let headroom = (gray.ones_like() - gray) / (mean.ones_like() - &mean).clamp_min(1e-6);
+    let brighter = x.ones_like() - (x.ones_like() - &x) * headroom;
+    darker.where_self(&mean.ge_tensor(gray), &brighter).clamp(0.0, 1.0)
 }
 
 /// The step loop. Losses are read back to the host only every few steps.

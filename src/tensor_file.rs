@@ -57,11 +57,19 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap<String,
     Ok(())
 }
 
+/// Tells a damaged safetensors file (a JSON header after the 8-byte length) from a foreign one.
+pub(crate) fn header_error(path: &Path, bytes: &[u8], e: safetensors::SafeTensorError) -> anyhow::Error {
+    if bytes.get(8) == Some(&b'{') {
+        anyhow::anyhow!("{} is damaged or truncated ({e})", path.display())
+    } else {
+        anyhow::anyhow!("{} is not a safetensors file ({e})", path.display())
+    }
+}
+
 /// Reads every tensor (as f32 / i64 on `device`) and the metadata of a safetensors file.
 pub fn load(path: &Path, device: Device) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not a safetensors file ({e})", path.display()))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| header_error(path, &bytes, e))?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| anyhow::anyhow!("{} is damaged or truncated ({e})", path.display()))?;

@@ -96,8 +96,8 @@ impl ModelConfig {
             phi_bound: 0.01,
             encoder_channels: vec![256, 512, 1024],
             bottleneck_dilations: vec![1, 2, 4],
-            bottleneck_groups: 4,
-            decoder_channels: vec![1024, 512, 256, 128],
+            bottleneck_groups: 2,
+            decoder_channels: vec![512, 256, 128, 128],
             head_channels: vec![64, 32],
         }
     }

@@ -109,7 +109,7 @@ impl Model {
     pub fn read_config(path: &Path) -> Result<(ModelConfig, serde_json::Value)> {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| anyhow::anyhow!("{} is not a safetensors file ({e})", path.display()))?;
+            .map_err(|e| tensor_file::header_error(path, &bytes, e))?;
         let meta = header.metadata().clone().unwrap_or_default();
         check_format(&meta).with_context(|| format!("{} is not a usable lcm model", path.display()))?;
         let config = parse_config(&meta)?;

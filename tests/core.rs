@@ -1,0 +1,242 @@
+//! The core library on real data: model maths, parity with PyTorch, training, restoration.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use lcm::restore::{TileGrid, restore_with};
+use lcm::{Engine, Model, ModelConfig, Observation, RestoreOptions, Task, degrade, loss, metrics, tensor_file};
+use tch::{Device, Kind, Tensor};
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    f64::try_from((a - b).abs().max()).unwrap()
+}
+
+#[test]
+fn batched_phi_equals_one_image_at_a_time() {
+    let model = Model::new(ModelConfig::tiny(), Device::Cpu, 5).unwrap();
+    let phi = model.initial_phi(5, 9);
+    let _guard = tch::no_grad_guard();
+    let batched = model.latent.forward(&model.noise, &phi);
+    for i in 0..5 {
+        let single = model.latent.forward(&model.noise, &phi.narrow(0, i, 1));
+        assert!(max_abs_diff(&batched.narrow(0, i, 1), &single) < 1e-5);
+    }
+    let rendered = model.render(&phi, false);
+    let single = model.render(&phi.narrow(0, 3, 1), false);
+    assert!(max_abs_diff(&rendered.narrow(0, 3, 1), &single) < 1e-5);
+}
+
+#[test]
+fn presets_have_the_reference_shapes() {
+    let reference = ModelConfig::ref128();
+    assert_eq!((reference.latent_depth(), reference.latent_size(), reference.noise_size()), (64, 32, 40));
+    let model = Model::new(reference, Device::Cpu, 0).unwrap();
+    // The reference f has 24,336 conv weights and 112 BatchNorm affine parameters.
+    assert_eq!(model.latent.constrained_count(), 24_336);
+    assert_eq!(model.latent.param_count(), 24_336 + 112);
+    let params = model.generator_param_count() as f64;
+    assert!((params / 38.7e6 - 1.0).abs() < 0.05, "ref128 generator has {params} parameters");
+    let gmac = model.generator_macs() as f64 / 1e9;
+    assert!((2.5..5.0).contains(&gmac), "ref128 forward is {gmac} GMAC");
+}
+
+/// The same file through the Rust model and an independent PyTorch / PIL reference.
+#[test]
+fn parity_with_pytorch_reference() {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let model = Model::new(ModelConfig::tiny(), Device::Cpu, 11).unwrap();
+    let phi = model.initial_phi(3, 4);
+    let residual = Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu)) * 0.1;
+    let photo = lcm::imageio::load_rgb(&common::files().join("fruits.png")).unwrap();
+    let photo = photo.narrow(1, 0, 128).narrow(2, 0, 128).contiguous();
+
+    let model_file = common::temp_path("parity-model.safetensors");
+    model.save(&model_file, false).unwrap();
+    let (mut tensors, meta) = tensor_file::load(&model_file, Device::Cpu).unwrap();
+    tensors.insert("phi".into(), phi.shallow_clone());
+    tensors.insert("residual".into(), residual.shallow_clone());
+    tensors.insert("photo".into(), photo.shallow_clone());
+    let input = common::temp_path("parity-in.safetensors");
+    let output = common::temp_path("parity-out.safetensors");
+    tensor_file::save(&input, &tensors.into_iter().collect::<Vec<_>>(), meta, false).unwrap();
+    let status = Command::new(&python)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/reference.py"))
+        .args([&input, &output])
+        .status()
+        .expect("run `scripts/setup.sh --reference` to install the PyTorch reference");
+    assert!(status.success(), "the PyTorch reference failed");
+    let (reference, _): (HashMap<String, Tensor>, _) = tensor_file::load(&output, Device::Cpu).unwrap();
+
+    let _guard = tch::no_grad_guard();
+    assert!(max_abs_diff(&model.latent.forward(&model.noise, &phi), &reference["latent"]) < 1e-4);
+    assert!(max_abs_diff(&model.render(&phi, false), &reference["render_eval"]) < 1e-4);
+    assert!(max_abs_diff(&model.render(&phi, true), &reference["render_train"]) < 1e-4);
+    assert!(max_abs_diff(&loss::laplacian_l1(&residual), &reference["lap_l1"]) < 1e-5);
+    assert!(max_abs_diff(&loss::mse(&residual), &reference["mse"]) < 1e-6);
+    for scale in [2, 4, 8] {
+        let ours = degrade::Task::SuperRes { scale }.degrade(&photo.unsqueeze(0)).squeeze_dim(0);
+        let pil = &reference[&format!("pil_down_{scale}")];
+        let mean_abs = f64::try_from((&ours - pil).abs().mean(Kind::Float)).unwrap();
+        assert!(mean_abs < 1e-2, "×{scale} Lanczos differs from PIL by {mean_abs}");
+    }
+}
+
+#[test]
+fn training_lowers_the_loss_and_restores_a_training_image() {
+    let (path, patches, losses) = common::trained_tiny();
+    let head: f64 = losses[..10].iter().sum::<f64>() / 10.0;
+    let tail: f64 = losses[losses.len() - 50..].iter().sum::<f64>() / 50.0;
+    assert!(tail < head / 5.0, "training loss only fell from {head} to {tail}");
+
+    let model = Model::load(&path, Device::Cpu).unwrap();
+    let truth = patches.get(0);
+    let obs = Observation { evidence: truth.shallow_clone(), mask: None };
+    let opts = RestoreOptions { steps: 300, keep_known: false, ..Default::default() };
+    let restored = restore_with(&model, Task::Inpaint, &obs, &opts, None);
+    let psnr = metrics::psnr(&restored.image, &truth, None);
+    assert!(psnr > 25.0, "restoring a training image from the seed φ reached only {psnr} dB");
+}
+
+#[test]
+fn restoration_moves_phi_only_and_keeps_it_in_the_box() {
+    let (path, patches, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap();
+    let before: Vec<(String, Tensor)> = model.vars.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
+    let obs = Observation { evidence: patches.get(1), mask: None };
+    for (optimizer, lr) in [(lcm::Optimizer::Adam, 0.5), (lcm::Optimizer::Sgd, 50.0)] {
+        let opts = RestoreOptions { steps: 20, optimizer, learning_rate: lr, ..Default::default() };
+        let restored = restore_with(&model, Task::Inpaint, &obs, &opts, None);
+        let bound = model.config.phi_bound as f32;
+        let n = model.latent.constrained_count();
+        // Conv weights come first in each layer; check every constrained entry via the projection.
+        let projected = restored.phi.copy();
+        tch::no_grad(|| model.latent.project_(&projected));
+        assert_eq!(max_abs_diff(&projected, &restored.phi), 0.0, "φ left its box ({optimizer:?})");
+        assert!(n > 0 && bound > 0.0);
+    }
+    for (name, value) in before {
+        let now = &model.vars.variables()[&name];
+        assert!(value.equal(now), "restoration changed generator variable {name}");
+    }
+}
+
+#[test]
+fn inpainting_keeps_known_pixels_bit_exact_and_beats_the_smooth_fill() {
+    let (path, patches, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap();
+    let truth = patches.get(2);
+    let mask = lcm::eval::centre_hole(32, 32, 0.4);
+    let obs = Observation { evidence: &truth * &mask, mask: Some(mask.shallow_clone()) };
+    let restored = restore_with(&model, Task::Inpaint, &obs, &RestoreOptions { steps: 200, ..Default::default() }, None);
+    let known = mask.expand_as(&truth).to_kind(Kind::Bool);
+    assert!(restored.image.masked_select(&known).equal(&truth.masked_select(&known)), "known pixels changed");
+    let hole = 1.0 - &mask;
+    let ours = metrics::psnr(&restored.image, &truth, Some(&hole));
+    let fill = metrics::psnr(&lcm::baselines::classical(Task::Inpaint, &obs.evidence, Some(&mask)), &truth, Some(&hole));
+    let degraded = metrics::psnr(&obs.evidence, &truth, Some(&hole));
+    assert!(ours > degraded + 5.0, "hole PSNR {ours} vs the empty hole {degraded}");
+    assert!(ours > fill - 1.0, "hole PSNR {ours} far below the smooth fill's {fill}");
+}
+
+#[test]
+fn tiled_restoration_has_no_seams() {
+    let (path, _, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap();
+    // A real 96×72 frame: 32-px tiles overlapping by 8 px cover it with a 4×3 grid.
+    let frame = lcm::data::shrink(&common::vtest_frames()[0], 72);
+    let (_, h, w) = frame.size3().unwrap();
+    let opts = RestoreOptions { steps: 150, tile_overlap: 8, ..Default::default() };
+    let grid = TileGrid::new(h, w, 32, 8, 1);
+    assert!(grid.len() > 4);
+    let restored = restore_with(&model, Task::Colorize, &Observation { evidence: degrade::gray(&frame.unsqueeze(0)).squeeze_dim(0), mask: None }, &opts, None);
+    // Error on the columns and rows where tiles meet vs everywhere else.
+    let err = (&restored.image - &frame).square().mean_dim(0, false, Kind::Float);
+    let seam = Tensor::zeros([h, w], (Kind::Bool, Device::Cpu));
+    for &x in grid.xs.iter().skip(1) {
+        let _ = seam.narrow(1, x, 8).fill_(1);
+    }
+    for &y in grid.ys.iter().skip(1) {
+        let _ = seam.narrow(0, y, 8).fill_(1);
+    }
+    let seam_mse = f64::try_from(err.masked_select(&seam).mean(Kind::Float)).unwrap();
+    let rest_mse = f64::try_from(err.masked_select(&seam.logical_not()).mean(Kind::Float)).unwrap();
+    let gap_db = 10.0 * (seam_mse / rest_mse).log10();
+    assert!(gap_db < 1.0, "tile borders are {gap_db:.2} dB worse than the interior");
+    // The colorized frame keeps the input gray.
+    let gray_err = max_abs_diff(&degrade::gray(&restored.image.unsqueeze(0)), &degrade::gray(&frame.unsqueeze(0)));
+    assert!(gray_err < 1e-4, "colorized gray differs by {gray_err}");
+}
+
+#[test]
+fn warm_start_beats_cold_start_on_the_next_frame() {
+    let (path, _, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap();
+    let frames: Vec<Tensor> = common::vtest_frames().iter().map(|f| lcm::data::shrink(f, 48)).collect();
+    let task = Task::SuperRes { scale: 2 };
+    let obs = |f: &Tensor| Observation { evidence: task.degrade(&f.unsqueeze(0)).squeeze_dim(0), mask: None };
+    let opts = RestoreOptions { steps: 60, ..Default::default() };
+    let mut engine = Engine::new();
+    engine.restore(&model, task, &obs(&frames[0]), &opts, true);
+    let warm = engine.restore(&model, task, &obs(&frames[1]), &opts, true);
+    let cold = restore_with(&model, task, &obs(&frames[1]), &opts, None);
+    assert!(warm.warm_started && !cold.warm_started);
+    assert!(warm.losses.last().unwrap() < cold.losses.last().unwrap());
+    engine.reset();
+    assert!(!engine.restore(&model, task, &obs(&frames[2]), &opts, true).warm_started);
+}
+
+#[test]
+fn broken_model_files_give_clear_errors() {
+    let (path, _, _) = common::trained_tiny();
+    let bytes = std::fs::read(&path).unwrap();
+    let truncated = common::temp_path("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let random = common::temp_path("random.safetensors");
+    std::fs::write(&random, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<_>>()).unwrap();
+    let foreign = common::temp_path("foreign.safetensors");
+    tensor_file::save(&foreign, &[("x".into(), Tensor::zeros([2], (Kind::Float, Device::Cpu)))], HashMap::new(), false).unwrap();
+    // A tiny file whose metadata claims the small preset.
+    let (tensors, mut meta) = tensor_file::load(&path, Device::Cpu).unwrap();
+    meta.insert("config".into(), serde_json::to_string(&ModelConfig::small()).unwrap());
+    let mismatched = common::temp_path("mismatched.safetensors");
+    tensor_file::save(&mismatched, &tensors.into_iter().collect::<Vec<_>>(), meta, false).unwrap();
+    let missing = common::temp_path("does-not-exist.safetensors");
+
+    for (file, expected) in [
+        (&truncated, "damaged or truncated"),
+        (&random, "not a safetensors file"),
+        (&foreign, "no lcm metadata"),
+        (&mismatched, "has shape"),
+        (&missing, "cannot read"),
+    ] {
+        let err = format!("{:#}", Model::load(file, Device::Cpu).err().expect("loading must fail"));
+        assert!(err.contains(expected), "{}: '{err}' should mention '{expected}'", file.display());
+    }
+}
+
+#[test]
+fn diverging_restoration_falls_back_to_the_evidence() {
+    let (path, patches, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap();
+    let truth = patches.get(3);
+    let task = Task::SuperRes { scale: 2 };
+    let obs = Observation { evidence: task.degrade(&truth.unsqueeze(0)).squeeze_dim(0), mask: None };
+    let opts = RestoreOptions { steps: 20, learning_rate: f64::NAN, ..Default::default() };
+    let restored = restore_with(&model, task, &obs, &opts, None);
+    assert!(restored.fallback.is_some());
+    let lanczos = lcm::baselines::classical(task, &obs.evidence, None);
+    assert!(restored.image.equal(&lanczos));
+}
+
+#[test]
+fn metrics_behave() {
+    let frame = common::vtest_frames()[0].shallow_clone();
+    assert!(metrics::psnr(&frame, &frame, None) > 100.0);
+    assert!((metrics::ssim(&frame, &frame) - 1.0).abs() < 1e-6);
+    let noisy = (&frame + Tensor::randn_like(&frame) * 0.05).clamp(0.0, 1.0);
+    let noisier = (&frame + Tensor::randn_like(&frame) * 0.2).clamp(0.0, 1.0);
+    assert!(metrics::psnr(&noisy, &frame, None) > metrics::psnr(&noisier, &frame, None));
+    assert!(metrics::ssim(&noisy, &frame) > metrics::ssim(&noisier, &frame));
+}
