@@ -134,7 +134,29 @@ impl CommonSettings {
                 .default_value(DEFAULT_MAX_TIME_PER_FRAME)
                 .mutable_playing()
                 .build(),
+            glib::ParamSpecDouble::builder("last-loss")
+                .nick("Last loss")
+                .blurb("Final MAP loss of the last restored frame (-1 before the first)")
+                .minimum(-1.0)
+                .default_value(-1.0)
+                .read_only()
+                .build(),
+            glib::ParamSpecBoolean::builder("last-warm-started")
+                .nick("Last frame warm-started")
+                .blurb("Whether the last restored frame started from the previous frame's φ")
+                .read_only()
+                .build(),
         ]
+    }
+
+    /// Read-only statistics of the running session, if `pspec` is one of them.
+    pub fn stats(session: Option<&Session>, pspec: &glib::ParamSpec) -> Option<glib::Value> {
+        let last = session.and_then(|s| s.last);
+        match pspec.name() {
+            "last-loss" => Some(last.map_or(-1.0, |l| l.0).to_value()),
+            "last-warm-started" => Some(last.is_some_and(|l| l.1).to_value()),
+            _ => None,
+        }
     }
 
     /// Applies a common property; returns false for names that are not common.
@@ -213,6 +235,8 @@ pub struct Session {
     pub tile_size: i64,
     engine: Engine,
     previous_evidence: Option<Tensor>,
+    /// Final loss and warm-start flag of the last frame.
+    last: Option<(f64, bool)>,
 }
 
 impl Session {
@@ -227,7 +251,7 @@ impl Session {
             gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot load model {}: {e:#}", path.display()))
         })?;
         let tile_size = model.lock().unwrap_or_else(|e| e.into_inner()).config.image_size;
-        Ok(Self { model, tile_size, engine: Engine::new(), previous_evidence: None })
+        Ok(Self { model, tile_size, engine: Engine::new(), previous_evidence: None, last: None })
     }
 
     /// Forgets the previous frame (flush, seek, discontinuity, caps change).
@@ -248,6 +272,8 @@ impl Session {
         }
         self.previous_evidence = Some(evidence);
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        self.engine.restore(&model, task, obs, &settings.restore_options(), settings.warm_start)
+        let restored = self.engine.restore(&model, task, obs, &settings.restore_options(), settings.warm_start);
+        self.last = Some((restored.losses.last().copied().unwrap_or(-1.0), restored.warm_started));
+        restored
     }
 }

@@ -61,6 +61,9 @@ impl ObjectImpl for LcmColorize {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if let Some(v) = CommonSettings::stats(self.state.lock().unwrap().as_ref(), pspec) {
+            return v;
+        }
         self.settings.lock().unwrap().get(pspec).expect("every property is common")
     }
 }

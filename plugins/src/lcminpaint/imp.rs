@@ -139,6 +139,9 @@ impl ObjectImpl for LcmInpaint {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if let Some(v) = CommonSettings::stats(self.state.lock().unwrap().as_ref().map(|s| &s.session), pspec) {
+            return v;
+        }
         let settings = self.settings.lock().unwrap();
         if let Some(v) = settings.common.get(pspec) {
             return v;

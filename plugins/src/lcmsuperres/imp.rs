@@ -98,6 +98,9 @@ impl ObjectImpl for LcmSuperRes {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if let Some(v) = CommonSettings::stats(self.state.lock().unwrap().as_ref(), pspec) {
+            return v;
+        }
         let settings = self.settings.lock().unwrap();
         if let Some(v) = settings.common.get(pspec) {
             return v;

@@ -1,0 +1,332 @@
+//! The three elements on real frames with the shipped model: caps, pixels, warm start, sharing,
+//! long clips and bad input.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use gst::prelude::*;
+use gst_check::Harness;
+use tch::{Kind, Tensor};
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstlcm::plugin_register_static().expect("lcm plugin registers");
+    });
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The shipped model (`LCM_TEST_MODEL` may point elsewhere while developing).
+fn model() -> String {
+    std::env::var("LCM_TEST_MODEL")
+        .unwrap_or_else(|_| root().join("models/natural-small.safetensors").to_string_lossy().to_string())
+}
+
+/// A real vtest.avi frame (from the test fixtures) shrunk to `width`×`height`, `(3, H, W)`.
+fn real_frame(index: usize, width: i64, height: i64) -> Tensor {
+    let frame = lcm::imageio::load_rgb(&root().join(format!("tests/files/vtest_{index:02}.png"))).unwrap();
+    lcm::degrade::lanczos_resize(&frame.unsqueeze(0), height, width).squeeze_dim(0).clamp(0.0, 1.0)
+}
+
+fn caps(format: &str, width: i64, height: i64) -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", format)
+        .field("width", width as i32)
+        .field("height", height as i32)
+        .field("framerate", gst::Fraction::new(25, 1))
+        .build()
+}
+
+fn rgb_buffer(image: &Tensor, pts: u64) -> gst::Buffer {
+    let mut buffer = gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(image));
+    buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(pts * 40));
+    buffer
+}
+
+fn gray_buffer(image: &Tensor) -> gst::Buffer {
+    let gray = lcm::degrade::gray(&image.unsqueeze(0)).squeeze_dim(0);
+    gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&gray))
+}
+
+/// Output buffer → `(3, H, W)` (packed RGB).
+fn rgb_image(buffer: &gst::Buffer, width: i64, height: i64) -> Tensor {
+    let map = buffer.map_readable().unwrap();
+    lcm::imageio::from_interleaved(map.as_slice(), height, width, 3)
+}
+
+/// A harness around one element given as a launch fragment, e.g. `lcmsuperres scale=2`.
+fn harness(description: &str) -> Harness {
+    init();
+    let element = gst::parse::launch(&format!("{description} model={} device=cpu", model())).unwrap();
+    Harness::with_element(&element, Some("sink"), Some("src"))
+}
+
+#[test]
+fn plugin_lists_three_documented_elements() {
+    init();
+    for name in ["lcminpaint", "lcmsuperres", "lcmcolorize"] {
+        let element = gst::ElementFactory::make(name).build().unwrap();
+        for pspec in element.list_properties() {
+            if pspec.owner_type() == element.type_() {
+                assert!(!pspec.blurb().unwrap_or_default().is_empty(), "{name}::{} has no blurb", pspec.name());
+            }
+        }
+        for property in ["model", "device", "iterations", "learning-rate", "warm-start", "tile-overlap", "reset-threshold", "max-time-per-frame"] {
+            assert!(element.find_property(property).is_some(), "{name} lacks {property}");
+        }
+    }
+}
+
+#[test]
+fn inpaint_keeps_known_pixels_and_fills_the_hole_better_than_the_mean_colour() {
+    let (w, h) = (96, 72);
+    let truth = real_frame(0, w, h);
+    let mut harness = harness("lcminpaint mask-rect=36,24,26,22 iterations=150");
+    harness.set_src_caps(caps("RGB", w, h));
+    let damaged = truth.copy();
+    let _ = damaged.narrow(1, 24, 22).narrow(2, 36, 26).fill_(0.0);
+    let out = rgb_image(&harness.push_and_pull(rgb_buffer(&damaged, 0)).unwrap(), w, h);
+
+    let known = Tensor::ones([1, h, w], (Kind::Float, tch::Device::Cpu));
+    let _ = known.narrow(1, 24, 22).narrow(2, 36, 26).fill_(0.0);
+    let truth8 = lcm::imageio::from_interleaved(&lcm::imageio::to_interleaved(&truth), h, w, 3);
+    let damaged8 = lcm::imageio::from_interleaved(&lcm::imageio::to_interleaved(&damaged), h, w, 3);
+    let known_bool = known.expand_as(&out).to_kind(Kind::Bool);
+    assert!(out.masked_select(&known_bool).equal(&damaged8.masked_select(&known_bool)), "known pixels changed");
+
+    let hole = 1.0 - &known;
+    let mean_colour = (&damaged8 * &known).sum_dim_intlist([1i64, 2].as_slice(), true, Kind::Float) / known.sum(Kind::Float);
+    let mean_fill = &damaged8 * &known + mean_colour * &hole;
+    let ours = lcm::metrics::psnr(&out, &truth8, Some(&hole));
+    let baseline = lcm::metrics::psnr(&mean_fill, &truth8, Some(&hole));
+    assert!(ours > baseline, "hole PSNR {ours:.2} dB is not above the mean-colour fill's {baseline:.2} dB");
+}
+
+#[test]
+fn inpaint_takes_missing_pixels_from_alpha() {
+    let (w, h) = (48, 40);
+    let truth = real_frame(1, w, h);
+    let mut rgba = lcm::imageio::to_interleaved(&Tensor::cat(&[truth.shallow_clone(), truth.ones_like().narrow(0, 0, 1)], 0));
+    for y in 10..20 {
+        for x in 12..30 {
+            rgba[(y * w as usize + x) * 4 + 3] = 0;
+        }
+    }
+    let mut harness = harness("lcminpaint iterations=5");
+    harness.set_src_caps(caps("RGBA", w, h));
+    let before = rgba.clone();
+    let out = harness.push_and_pull(gst::Buffer::from_mut_slice(rgba)).unwrap();
+    let out = out.map_readable().unwrap();
+    for (i, (a, b)) in before.chunks(4).zip(out.as_slice().chunks(4)).enumerate() {
+        if a[3] > 0 {
+            assert_eq!(a, b, "known pixel {i} changed");
+        } else {
+            assert_eq!(b[3], 255, "restored pixel {i} is not opaque");
+        }
+    }
+}
+
+#[test]
+fn superres_output_caps_are_exactly_scaled_and_beat_bilinear() {
+    let (w, h) = (96, 64);
+    let truth = real_frame(2, w, h);
+    let small = lcm::Task::SuperRes { scale: 2 }.degrade(&truth.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0);
+    let mut harness = harness("lcmsuperres scale=2 iterations=150");
+    harness.set_src_caps(caps("RGB", w / 2, h / 2));
+    let out = harness.push_and_pull(rgb_buffer(&small, 0)).unwrap();
+    let out_caps = harness.sinkpad().unwrap().current_caps().unwrap();
+    let s = out_caps.structure(0).unwrap();
+    assert_eq!((s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap()), (w as i32, h as i32));
+    assert_eq!(s.get::<&str>("format").unwrap(), "RGB");
+    let out = rgb_image(&out, w, h);
+    let small8 = lcm::imageio::from_interleaved(&lcm::imageio::to_interleaved(&small), h / 2, w / 2, 3);
+    let bilinear = small8.unsqueeze(0).upsample_bilinear2d([h, w], false, None, None).squeeze_dim(0);
+    let ours = lcm::metrics::psnr(&out, &truth, None);
+    let baseline = lcm::metrics::psnr(&bilinear, &truth, None);
+    assert!(ours > baseline, "super-resolution PSNR {ours:.2} dB is not above bilinear's {baseline:.2} dB");
+}
+
+#[test]
+fn superres_negotiates_scaled_caps_downstream() {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=20,height=12 ! lcmsuperres scale=4 iterations=1 model={} device=cpu ! capsfilter name=f caps=video/x-raw,width=80,height=48 ! fakesink",
+        model()
+    ))
+    .unwrap();
+    run_to_eos(&pipeline).unwrap();
+}
+
+#[test]
+fn colorize_outputs_rgb_with_the_input_gray_and_beats_the_gray_copy() {
+    let (w, h) = (96, 64);
+    let truth = real_frame(3, w, h);
+    let mut harness = harness("lcmcolorize iterations=150");
+    harness.set_src_caps(caps("GRAY8", w, h));
+    let input = gray_buffer(&truth);
+    let gray_in = input.map_readable().unwrap().as_slice().to_vec();
+    let out = harness.push_and_pull(input).unwrap();
+    let s = harness.sinkpad().unwrap().current_caps().unwrap();
+    assert!(["RGB", "RGBx", "BGRx", "RGBA", "BGR", "BGRA", "xRGB", "xBGR", "ARGB"].contains(&s.structure(0).unwrap().get::<&str>("format").unwrap()));
+    let format = s.structure(0).unwrap().get::<&str>("format").unwrap().to_string();
+    assert_eq!(format, "RGB", "the first (preferred) output format is RGB");
+    let out = rgb_image(&out, w, h);
+    let out_gray = lcm::degrade::gray(&out.unsqueeze(0)).squeeze_dim(0);
+    let gray_in = lcm::imageio::from_interleaved(&gray_in, h, w, 1);
+    let gray_err = f64::try_from((&out_gray - &gray_in).abs().max()).unwrap();
+    assert!(gray_err <= 1.0 / 255.0 + 1e-6, "output gray differs from the input by {gray_err}");
+    let ours = lcm::metrics::psnr(&out, &truth, None);
+    let gray_copy = lcm::metrics::psnr(&gray_in.expand([3, -1, -1], false), &truth, None);
+    assert!(ours >= gray_copy, "colour PSNR {ours:.2} dB is below the gray copy's {gray_copy:.2} dB");
+}
+
+#[test]
+fn warm_start_carries_over_and_a_flush_restarts_cold() {
+    let (w, h) = (64, 48);
+    let mut warm = harness("lcmsuperres scale=2 iterations=30");
+    warm.set_src_caps(caps("RGB", w / 2, h / 2));
+    let mut cold = harness("lcmsuperres scale=2 iterations=30 warm-start=false");
+    cold.set_src_caps(caps("RGB", w / 2, h / 2));
+    let small: Vec<Tensor> = (0..3)
+        .map(|i| lcm::Task::SuperRes { scale: 2 }.degrade(&real_frame(i, w, h).unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0))
+        .collect();
+    let loss = |h: &Harness| h.element().unwrap().property::<f64>("last-loss");
+    let warm_started = |h: &Harness| h.element().unwrap().property::<bool>("last-warm-started");
+    for (i, frame) in small.iter().take(2).enumerate() {
+        warm.push_and_pull(rgb_buffer(frame, i as u64)).unwrap();
+        cold.push_and_pull(rgb_buffer(frame, i as u64)).unwrap();
+    }
+    assert!(warm_started(&warm) && !warm_started(&cold));
+    assert!(loss(&warm) < loss(&cold), "warm {} vs cold {}", loss(&warm), loss(&cold));
+    assert!(warm.push_event(gst::event::FlushStart::new()));
+    assert!(warm.push_event(gst::event::FlushStop::new(true)));
+    warm.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()));
+    warm.push_and_pull(rgb_buffer(&small[2], 2)).unwrap();
+    assert!(!warm_started(&warm), "the frame after a flush was warm-started");
+}
+
+#[test]
+fn elements_with_the_same_model_share_one_generator() {
+    let before = gstlcm::session::model_loads();
+    let mut a = harness("lcminpaint mask-rect=0,0,4,4 iterations=1");
+    let mut b = harness("lcmcolorize iterations=1");
+    a.set_src_caps(caps("RGB", 16, 16));
+    b.set_src_caps(caps("GRAY8", 16, 16));
+    let frame = real_frame(0, 16, 16);
+    a.push_and_pull(rgb_buffer(&frame, 0)).unwrap();
+    b.push_and_pull(gray_buffer(&frame)).unwrap();
+    // Other tests run in parallel and may load it too, but never twice at the same time as us.
+    assert!(gstlcm::session::model_loads() - before <= 1, "the model was loaded more than once");
+}
+
+/// Plays to EOS; the error message from the bus if anything fails (state changes included).
+fn run_to_eos(pipeline: &gst::Element) -> Result<(), String> {
+    let bus = pipeline.bus().unwrap();
+    let started = pipeline.set_state(gst::State::Playing);
+    let result = loop {
+        if started.is_err() && bus.peek().is_none() {
+            break Err("state change failed without an error message".into());
+        }
+        match bus.timed_pop(gst::ClockTime::from_seconds(300)) {
+            None => break Err("timed out".into()),
+            Some(msg) => match msg.view() {
+                gst::MessageView::Eos(_) => break Ok(()),
+                gst::MessageView::Error(e) => break Err(format!("{} ({:?})", e.error(), e.debug())),
+                _ => {}
+            },
+        }
+    };
+    pipeline.set_state(gst::State::Null).unwrap();
+    result
+}
+
+/// 200 real frames through each element: every buffer comes out, in order, timestamps intact.
+#[test]
+fn a_200_frame_clip_passes_every_element_without_loss() {
+    init();
+    let clip = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+    for element in [
+        "lcminpaint mask-rect=10,10,12,8",
+        "lcmsuperres scale=2",
+        "videoconvert ! video/x-raw,format=GRAY8 ! lcmcolorize",
+    ] {
+        let pipeline = gst::parse::launch(&format!(
+            "filesrc location={clip} ! decodebin ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=40,height=30 ! identity eos-after=200 ! \
+             {element} iterations=1 model={} device=cpu ! appsink name=sink sync=false",
+            model()
+        ))
+        .unwrap();
+        let sink = pipeline.clone().downcast::<gst::Bin>().unwrap().by_name("sink").unwrap();
+        let sink = sink.downcast::<gst_app::AppSink>().unwrap();
+        let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = times.clone();
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    seen.lock().unwrap().push(sample.buffer().unwrap().pts());
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        run_to_eos(&pipeline).unwrap_or_else(|e| panic!("{element}: {e}"));
+        let times = times.lock().unwrap();
+        assert_eq!(times.len(), 200, "{element} lost frames");
+        assert!(times.windows(2).all(|p| p[0] < p[1]), "{element} reordered or lost timestamps");
+    }
+}
+
+#[test]
+fn missing_or_corrupt_models_fail_the_state_change_with_the_file_name() {
+    init();
+    let corrupt = std::env::temp_dir().join(format!("lcm-corrupt-{}.safetensors", std::process::id()));
+    std::fs::write(&corrupt, b"definitely not a model").unwrap();
+    for path in [corrupt.to_string_lossy().to_string(), "/nonexistent/model.safetensors".to_string()] {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=16,height=16 ! lcmsuperres model={path} ! fakesink"
+        ))
+        .unwrap();
+        let err = run_to_eos(&pipeline).expect_err("a bad model must fail");
+        assert!(err.contains(&path), "error '{err}' does not name {path}");
+    }
+}
+
+#[test]
+fn odd_sizes_and_formats_give_correct_output() {
+    init();
+    for (w, h, element) in [
+        (1, 1, "lcmsuperres scale=2"),
+        (7, 5, "lcminpaint mask-rect=1,1,3,2"),
+        (7, 5, "lcmcolorize"),
+        (1921, 1081, "lcminpaint mask-rect=900,500,40,30"),
+    ] {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=BGRx,width={w},height={h} ! {element} iterations=1 model={} device=cpu ! fakesink",
+            model()
+        ))
+        .unwrap();
+        run_to_eos(&pipeline).unwrap_or_else(|e| panic!("{element} at {w}×{h}: {e}"));
+    }
+}
+
+#[test]
+fn state_cycling_mid_stream_never_crashes() {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=false ! video/x-raw,format=RGB,width=24,height=16 ! lcmsuperres scale=2 iterations=1 model={} device=cpu ! fakesink sync=false",
+        model()
+    ))
+    .unwrap();
+    for _ in 0..3 {
+        pipeline.set_state(gst::State::Playing).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
+    pipeline.set_state(gst::State::Playing).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(pipeline.set_state(gst::State::Null).unwrap(), gst::StateChangeSuccess::Success);
+}
