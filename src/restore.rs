@@ -74,6 +74,8 @@ pub struct Restoration {
     /// Set when optimisation diverged and `image` is the evidence-based fallback instead.
     pub fallback: Option<String>,
     pub warm_started: bool,
+    /// The tiles φ belongs to.
+    pub grid: TileGrid,
 }
 
 /// Tile positions over a canvas, in output pixels.
@@ -86,6 +88,8 @@ pub struct TileGrid {
     pub tile: i64,
     pub ys: Vec<i64>,
     pub xs: Vec<i64>,
+    /// Top-left corners of the tiles in use (all of `ys × xs` unless some were dropped).
+    pub tiles: Vec<(i64, i64)>,
 }
 
 fn axis_positions(len: i64, tile: i64, overlap: i64, align: i64) -> Vec<i64> {
@@ -104,19 +108,14 @@ impl TileGrid {
     pub fn new(height: i64, width: i64, tile: i64, overlap: i64, align: i64) -> Self {
         let canvas_height = height.max(tile);
         let canvas_width = width.max(tile);
-        Self {
-            height,
-            width,
-            canvas_height,
-            canvas_width,
-            tile,
-            ys: axis_positions(canvas_height, tile, overlap, align),
-            xs: axis_positions(canvas_width, tile, overlap, align),
-        }
+        let ys = axis_positions(canvas_height, tile, overlap, align);
+        let xs = axis_positions(canvas_width, tile, overlap, align);
+        let tiles = ys.iter().flat_map(|&y| xs.iter().map(move |&x| (y, x))).collect();
+        Self { height, width, canvas_height, canvas_width, tile, ys, xs, tiles }
     }
 
     pub fn len(&self) -> usize {
-        self.ys.len() * self.xs.len()
+        self.tiles.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -124,7 +123,13 @@ impl TileGrid {
     }
 
     fn positions(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
-        self.ys.iter().flat_map(|&y| self.xs.iter().map(move |&x| (y, x)))
+        self.tiles.iter().copied()
+    }
+
+    /// Keeps only the tiles where `needed` (a `(1, H, W)` canvas mask) has a non-zero pixel.
+    fn keep_needed(&mut self, needed: &Tensor) {
+        let t = self.tile;
+        self.tiles.retain(|&(y, x)| bool::try_from(needed.narrow(1, y, t).narrow(2, x, t).any()).unwrap_or(true));
     }
 
     /// Cuts `(C, h, w)` (on a grid `scale` times coarser) into `(T, C, tile/scale, tile/scale)`.
@@ -135,8 +140,9 @@ impl TileGrid {
         Tensor::stack(&tiles, 0)
     }
 
-    /// Blends `(T, 3, tile, tile)` into `(3, height, width)` with a raised-cosine window.
-    fn blend(&self, tiles: &Tensor) -> Tensor {
+    /// Blends `(T, 3, tile, tile)` into `(3, height, width)` with a raised-cosine window;
+    /// pixels no tile covers come from `background` `(3, canvas_height, canvas_width)`.
+    fn blend(&self, tiles: &Tensor, background: &Tensor) -> Tensor {
         let (kind, device) = (Kind::Float, tiles.device());
         let ramp = (Tensor::arange(self.tile, (kind, device)) + 0.5) * (std::f64::consts::PI / self.tile as f64);
         let ramp = ramp.sin().square() + 1e-3;
@@ -147,7 +153,9 @@ impl TileGrid {
             let _ = sum.narrow(1, y, self.tile).narrow(2, x, self.tile).g_add_(&(tiles.get(i as i64) * &window));
             let _ = weight.narrow(1, y, self.tile).narrow(2, x, self.tile).g_add_(&window);
         }
-        (sum / weight).narrow(1, 0, self.height).narrow(2, 0, self.width)
+        let covered = weight.gt(0.0);
+        let blended = (sum / weight.clamp_min(1e-12)).where_self(&covered, background);
+        blended.narrow(1, 0, self.height).narrow(2, 0, self.width)
     }
 }
 
@@ -185,17 +193,26 @@ impl Engine {
         let previous = self.warm.take().filter(|_| warm);
         let result = restore_with(model, task, obs, opts, previous);
         if result.fallback.is_none() {
-            let grid = grid_for(model, task, obs, opts);
-            self.warm = Some((grid, task, result.phi.shallow_clone()));
+            self.warm = Some((result.grid.clone(), task, result.phi.shallow_clone()));
         }
         result
     }
 }
 
+/// The tile grid of an observation. Inpainting that keeps known pixels only needs the tiles
+/// that touch a missing pixel: everything else is the evidence itself.
 fn grid_for(model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions) -> TileGrid {
     let (_, h, w) = obs.evidence.size3().expect("evidence is (C, h, w)");
     let scale = task.scale();
-    TileGrid::new(h * scale, w * scale, model.config.image_size, opts.tile_overlap, scale)
+    let mut grid = TileGrid::new(h * scale, w * scale, model.config.image_size, opts.tile_overlap, scale);
+    if let (Task::Inpaint, true, Some(mask)) = (task, opts.keep_known, &obs.mask) {
+        let (known, _) = pad_to(&mask.to_kind(Kind::Float), grid.canvas_height, grid.canvas_width);
+        grid.keep_needed(&known.lt(0.5));
+        if grid.is_empty() {
+            grid.tiles.push((0, 0)); // nothing missing: one tile keeps the machinery uniform
+        }
+    }
+    grid
 }
 
 /// One MAP restoration; `previous` is an earlier frame's (grid, task, φ) to warm-start from.
@@ -238,10 +255,16 @@ pub fn restore_with(
             losses,
             fallback: Some(format!("restoration diverged (final loss {final_loss})")),
             warm_started,
+            grid,
         };
     }
     let rendered = model.render(&phi, false);
-    let mut image = grid.blend(&rendered);
+    // Only inpainting can leave pixels uncovered (tiles without missing pixels are skipped).
+    let background = match task {
+        Task::Inpaint => padded.shallow_clone(),
+        _ => Tensor::zeros([3, grid.canvas_height, grid.canvas_width], (Kind::Float, device)),
+    };
+    let mut image = grid.blend(&rendered, &background);
     if let (Task::Inpaint, true, Some(mask)) = (task, opts.keep_known, &obs.mask) {
         let mask = mask.to_device(device).to_kind(Kind::Float);
         image = &evidence * &mask + image * (1.0 - &mask);
@@ -250,7 +273,7 @@ pub fn restore_with(
         image = match_gray(&image, &evidence);
     }
     let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
-    Restoration { image, phi, losses, fallback: None, warm_started }
+    Restoration { image, phi, losses, fallback: None, warm_started, grid }
 }
 
 /// Moves each pixel's colour so its channel mean is exactly the evidence gray while staying in

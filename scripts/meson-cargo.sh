@@ -1,0 +1,16 @@
+#!/bin/sh
+# meson's bridge to cargo, run from the source root so .cargo/config.toml applies.
+#   meson-cargo.sh build SRC OUTPUT MODELS_DIR   build the plugin in release, copy it to OUTPUT
+#   meson-cargo.sh test SRC                      run the whole test suite
+set -eu
+mode=$1 src=$2
+cd "$src"
+case "$mode" in
+    build)
+        LCM_INSTALLED_MODELS_DIR=$4 cargo build --release -p gst-plugin-lcm
+        cp target/release/libgstlcm.so "$3"
+        ;;
+    test)
+        cargo test --release --workspace
+        ;;
+esac
