@@ -20,6 +20,8 @@ pub enum Method<'a> {
     Model(&'a Model),
     /// Lanczos upscaling / smooth fill / gray copy.
     Classical,
+    /// The degraded input as it is (nearest-upscaled, gray as RGB): the floor.
+    Input,
 }
 
 /// Mean scores of one method over the evaluated frames.
@@ -92,6 +94,7 @@ pub fn run_method(method: &Method, task: Task, cases: &[Case], opts: &RestoreOpt
                 restore_with(model, task, &case.observation, opts, None).image.to_device(tch::Device::Cpu)
             }
             Method::Classical => baselines::classical(task, &case.observation.evidence, case.observation.mask.as_ref()),
+            Method::Input => shown_evidence(task, case),
         })
         .collect();
     (outputs, started.elapsed().as_secs_f64() / cases.len().max(1) as f64)
@@ -106,4 +109,15 @@ pub fn score(cases: &[Case], outputs: &[Tensor], seconds_per_frame: f64) -> Scor
         ssim += metrics::ssim(out, &case.truth);
     }
     Scores { psnr: psnr / n, ssim: ssim / n, lpips: None, vgg: None, seconds_per_frame }
+}
+
+/// The evidence drawn at the truth's size: nearest-upscaled, or gray repeated to RGB.
+pub fn shown_evidence(task: Task, case: &Case) -> Tensor {
+    let (_, h, w) = case.truth.size3().expect("(3, H, W)");
+    let e = &case.observation.evidence;
+    match task {
+        Task::SuperRes { .. } => e.unsqueeze(0).upsample_nearest2d([h, w], None, None).squeeze_dim(0),
+        Task::Colorize => e.expand([3, -1, -1], false).copy(),
+        Task::Inpaint => e.shallow_clone(),
+    }
 }

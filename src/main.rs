@@ -198,8 +198,8 @@ struct EvalArgs {
     steps: usize,
     #[arg(long, default_value_t = 0.05)]
     lr: f64,
-    /// Methods to compare.
-    #[arg(long, value_delimiter = ',', default_value = "lcm,glo,classical")]
+    /// Methods to compare (`input` scores the degraded input itself).
+    #[arg(long, value_delimiter = ',', default_value = "input,lcm,glo,classical")]
     methods: Vec<String>,
     /// Inpainting hole side as a fraction of the crop side.
     #[arg(long, default_value_t = 0.4)]
@@ -227,7 +227,17 @@ fn parse_scale(s: &str) -> Result<i64, String> {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        use clap::error::ErrorKind::*;
+        if matches!(e.kind(), DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand) {
+            e.exit();
+        }
+        // One line, like every other lcm error; `--help` has the rest.
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+        eprintln!("lcm: error: {first}");
+        std::process::exit(2);
+    });
     let result = match cli.command {
         Command::Train(args) => train(args),
         Command::Restore(args) => restore(args),
@@ -504,10 +514,7 @@ fn evaluate(args: EvalArgs) -> Result<()> {
     }
     let opts = RestoreOptions { steps: args.steps, learning_rate: args.lr, ..Default::default() };
     let mut report = eval::Report { task: task.name().into(), frames: cases.len(), methods: Default::default() };
-    let mut columns: Vec<Tensor> = vec![Tensor::stack(
-        &cases.iter().map(|c| shown_evidence(task, c)).collect::<Vec<_>>(),
-        0,
-    )];
+    let mut columns: Vec<Tensor> = vec![Tensor::stack(&cases.iter().map(|c| eval::shown_evidence(task, c)).collect::<Vec<_>>(), 0)];
     for name in &args.methods {
         let method = match name.as_str() {
             "lcm" => Method::Model(&model),
@@ -519,8 +526,9 @@ fn evaluate(args: EvalArgs) -> Result<()> {
                 }
             },
             "classical" => Method::Classical,
+            "input" => Method::Input,
             "dip" => bail!("the DIP baseline is not implemented yet"),
-            other => bail!("unknown method '{other}' (lcm, glo, classical)"),
+            other => bail!("unknown method '{other}' (input, lcm, glo, classical)"),
         };
         let (outputs, seconds) = eval::run_method(&method, task, &cases, &opts);
         report.methods.insert(name.clone(), eval::score(&cases, &outputs, seconds));
@@ -542,17 +550,6 @@ fn evaluate(args: EvalArgs) -> Result<()> {
         imageio::save(&Tensor::cat(&rows, 1), path)?;
     }
     Ok(())
-}
-
-/// The evidence drawn at the truth's size, for grids.
-fn shown_evidence(task: Task, case: &eval::Case) -> Tensor {
-    let (_, h, w) = case.truth.size3().expect("(3, H, W)");
-    let e = &case.observation.evidence;
-    match task {
-        Task::SuperRes { .. } => e.unsqueeze(0).upsample_nearest2d([h, w], None, None).squeeze_dim(0),
-        Task::Colorize => e.expand([3, -1, -1], false).copy(),
-        Task::Inpaint => e.shallow_clone(),
-    }
 }
 
 fn info(path: &Path) -> Result<()> {

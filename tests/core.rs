@@ -240,3 +240,24 @@ fn metrics_behave() {
     assert!(metrics::psnr(&noisy, &frame, None) > metrics::psnr(&noisier, &frame, None));
     assert!(metrics::ssim(&noisy, &frame) > metrics::ssim(&noisier, &frame));
 }
+
+#[test]
+#[cfg_attr(not(feature = "cuda-tests"), ignore = "needs a GPU: cargo test --features cuda-tests")]
+fn auto_device_is_cuda_on_a_gpu_machine() {
+    let device = lcm::DeviceChoice::Auto.resolve().unwrap();
+    assert_eq!(device, Device::Cuda(0), "device=auto did not pick the GPU");
+    let model = Model::new(ModelConfig::tiny(), device, 0).unwrap();
+    let phi = model.initial_phi(2, 0);
+    assert_eq!(model.render(&phi, false).device(), Device::Cuda(0));
+}
+
+#[test]
+fn auto_device_falls_back_to_the_cpu_without_a_gpu() {
+    if !lcm::device::cuda_available() {
+        assert_eq!(lcm::DeviceChoice::Auto.resolve().unwrap(), Device::Cpu);
+        let err = lcm::DeviceChoice::Cuda(0).resolve().unwrap_err().to_string();
+        assert!(err.contains("not available"), "{err}");
+    }
+    assert!("cuda:x".parse::<lcm::DeviceChoice>().is_err());
+    assert_eq!("cuda:1".parse::<lcm::DeviceChoice>().unwrap(), lcm::DeviceChoice::Cuda(1));
+}

@@ -1,0 +1,114 @@
+//! The `lcm` command line on real frames: train, resume, restore, eval, and its errors.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn lcm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lcm")).args(args).env("CUDA_VISIBLE_DEVICES", "").output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = lcm(args);
+    assert!(out.status.success(), "lcm {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Fails with exactly one line on stderr, naming `needle`.
+fn fails(args: &[&str], needle: &str) {
+    let out = lcm(args);
+    assert!(!out.status.success(), "lcm {args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(needle), "lcm {args:?}: '{err}' should mention '{needle}'");
+    assert_eq!(err.trim().lines().count(), 1, "lcm {args:?} printed more than one line: {err}");
+}
+
+fn train_args<'a>(out: &'a str, steps: &'a str, files: &'a str) -> Vec<&'a str> {
+    vec![
+        "train", "--data", files, "--preset", "tiny", "--max-side", "96", "--patches", "16", "--batch", "8",
+        "--steps-per-batch", "20", "--steps", steps, "--checkpoint-every", "20", "--holdout", "0.2",
+        "--device", "cpu", "--seed", "3", "--out", out,
+    ]
+}
+
+#[test]
+fn train_resume_restore_eval_info() {
+    let files = common::files();
+    let files = files.to_str().unwrap();
+    let dir = common::temp_path("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let straight = dir.join("straight.safetensors");
+    let resumed = dir.join("resumed.safetensors");
+    let (straight_s, resumed_s) = (straight.to_str().unwrap(), resumed.to_str().unwrap());
+
+    ok(&train_args(straight_s, "400", files));
+    ok(&train_args(resumed_s, "200", files));
+    let mut again = train_args(resumed_s, "400", files);
+    again.push("--resume");
+    ok(&again);
+    // Resuming continues bit-compatibly: the same weights as one uninterrupted run.
+    let a = lcm::tensor_file::load(&straight, tch::Device::Cpu).unwrap().0;
+    let b = lcm::tensor_file::load(&resumed, tch::Device::Cpu).unwrap().0;
+    for (name, t) in &a {
+        assert!(t.equal(&b[name]), "{name} differs after resume");
+    }
+    for suffix in [".json", ".loss.png", ".recon.png", ".ckpt.safetensors"] {
+        assert!(dir.join(format!("straight{suffix}")).exists(), "train did not write {suffix}");
+    }
+
+    let info = ok(&["info", straight_s]);
+    assert!(info.contains("tiny") && info.contains("holdout"), "{info}");
+
+    let out_png = dir.join("restored.png");
+    let sbs = dir.join("side.png");
+    let photo = Path::new(files).join("fruits.png");
+    ok(&[
+        "restore", "--model", straight_s, "--task", "inpaint", "--mask", "rect:20,20,30,30", "--steps", "20", "--device", "cpu",
+        photo.to_str().unwrap(), out_png.to_str().unwrap(), "--side-by-side", sbs.to_str().unwrap(),
+    ]);
+    let restored = lcm::imageio::load_rgb(&out_png).unwrap();
+    assert_eq!(restored.size(), lcm::imageio::load_rgb(&photo).unwrap().size());
+    assert!(sbs.exists());
+
+    let report = dir.join("report.json");
+    let grid = dir.join("grid.png");
+    ok(&[
+        "eval", "--model", straight_s, "--task", "inpaint", "--input", files, "--frames", "6", "--steps", "150",
+        "--methods", "input,lcm,classical", "--device", "cpu", "--json", report.to_str().unwrap(), "--grid", grid.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["task"], "inpaint");
+    assert_eq!(report["frames"], 6);
+    for method in ["input", "lcm", "classical"] {
+        for key in ["psnr", "ssim", "lpips", "vgg", "seconds_per_frame"] {
+            assert!(report["methods"][method].get(key).is_some(), "{method}.{key} missing from the report");
+        }
+    }
+    let psnr = |m: &str| report["methods"][m]["psnr"].as_f64().unwrap();
+    assert!(psnr("lcm") > psnr("input") + 3.0, "LCM hole PSNR {} vs the degraded input {}", psnr("lcm"), psnr("input"));
+    assert!(grid.exists());
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_a_failure_code() {
+    let dir = common::temp_path("cli-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let corrupt = dir.join("corrupt.safetensors");
+    std::fs::write(&corrupt, b"\x10\0\0\0\0\0\0\0{\"broken\": tru").unwrap();
+    let not_video = dir.join("clip.avi");
+    std::fs::write(&not_video, b"this is not a video").unwrap();
+    let photo = common::files().join("fruits.png");
+    let (photo, out) = (photo.to_str().unwrap(), dir.join("o.png"));
+    let out = out.to_str().unwrap();
+
+    fails(&["info", corrupt.to_str().unwrap()], "damaged or truncated");
+    fails(&["restore", "--model", "/no/such/model.safetensors", "--task", "colorize", photo, out], "cannot read");
+    fails(&["train", "--data", not_video.to_str().unwrap(), "--preset", "tiny", "--out", out], "cannot decode");
+    fails(&["train", "--data", "/no/such/dir", "--preset", "tiny", "--out", out], "does not exist");
+    let model = common::trained_tiny().0;
+    let model = model.to_str().unwrap();
+    fails(&["restore", "--model", model, "--task", "inpaint", "--mask", "rect:1,2,3", photo, out], "four integers");
+    fails(&["restore", "--model", model, "--task", "inpaint", photo, out], "needs --mask");
+    fails(&["restore", "--model", model, "--task", "superres", "--scale", "3", photo, out], "scale must be 2, 4 or 8");
+}
