@@ -71,6 +71,10 @@ if [ "$full_set" = yes ] && ! .venv/bin/python -c 'import torch, numpy, safetens
     say "installing the Python reference's dependencies"
     .venv/bin/pip install -q numpy safetensors pillow
 fi
+# Perceptual-metric weights (VGG16 + LPIPS heads), converted with numpy.
+.venv/bin/python -c 'import numpy' 2>/dev/null || .venv/bin/pip install -q numpy
+scripts/fetch-weights.sh
+
 # A stable path for .cargo/config.toml, whatever the Python minor version.
 ln -sfn "$site/torch" .venv/libtorch
 

@@ -100,15 +100,26 @@ pub fn run_method(method: &Method, task: Task, cases: &[Case], opts: &RestoreOpt
     (outputs, started.elapsed().as_secs_f64() / cases.len().max(1) as f64)
 }
 
-/// PSNR (on the region when there is one) and SSIM, averaged over cases.
-pub fn score(cases: &[Case], outputs: &[Tensor], seconds_per_frame: f64) -> Scores {
+/// PSNR (on the region when there is one), SSIM and, given the weights, LPIPS-VGG and the
+/// paper's VGG distance (on the region), averaged over cases.
+pub fn score(cases: &[Case], outputs: &[Tensor], seconds_per_frame: f64, perceptual: Option<&metrics::Perceptual>) -> Scores {
     let n = cases.len().max(1) as f64;
-    let (mut psnr, mut ssim) = (0.0, 0.0);
+    let (mut psnr, mut ssim, mut lpips, mut vgg) = (0.0, 0.0, 0.0, 0.0);
     for (case, out) in cases.iter().zip(outputs) {
         psnr += metrics::psnr(out, &case.truth, case.region.as_ref());
         ssim += metrics::ssim(out, &case.truth);
+        if let Some(p) = perceptual {
+            lpips += p.lpips(out, &case.truth);
+            vgg += p.vgg_distance(out, &case.truth, case.region.as_ref());
+        }
     }
-    Scores { psnr: psnr / n, ssim: ssim / n, lpips: None, vgg: None, seconds_per_frame }
+    Scores {
+        psnr: psnr / n,
+        ssim: ssim / n,
+        lpips: perceptual.map(|_| lpips / n),
+        vgg: perceptual.map(|_| vgg / n),
+        seconds_per_frame,
+    }
 }
 
 /// The evidence drawn at the truth's size: nearest-upscaled, or gray repeated to RGB.

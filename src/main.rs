@@ -513,6 +513,9 @@ fn evaluate(args: EvalArgs) -> Result<()> {
         bail!("no frame is large enough for {crop}×{crop} crops");
     }
     let opts = RestoreOptions { steps: args.steps, learning_rate: args.lr, ..Default::default() };
+    let perceptual = lcm::metrics::Perceptual::load_default()
+        .map_err(|e| eprintln!("lcm: warning: no LPIPS/VGG scores: {e:#}"))
+        .ok();
     let mut report = eval::Report { task: task.name().into(), frames: cases.len(), methods: Default::default() };
     let mut columns: Vec<Tensor> = vec![Tensor::stack(&cases.iter().map(|c| eval::shown_evidence(task, c)).collect::<Vec<_>>(), 0)];
     for name in &args.methods {
@@ -531,14 +534,15 @@ fn evaluate(args: EvalArgs) -> Result<()> {
             other => bail!("unknown method '{other}' (input, lcm, glo, classical)"),
         };
         let (outputs, seconds) = eval::run_method(&method, task, &cases, &opts);
-        report.methods.insert(name.clone(), eval::score(&cases, &outputs, seconds));
+        report.methods.insert(name.clone(), eval::score(&cases, &outputs, seconds, perceptual.as_ref()));
         columns.push(Tensor::stack(&outputs, 0));
     }
     columns.push(Tensor::stack(&cases.iter().map(|c| c.truth.shallow_clone()).collect::<Vec<_>>(), 0));
     println!("task {} on {} crops of {crop}²", report.task, report.frames);
-    println!("{:<10} {:>8} {:>7} {:>10}", "method", "PSNR", "SSIM", "s/frame");
+    println!("| method | PSNR | SSIM | LPIPS | VGG | s/frame |\n|---|---|---|---|---|---|");
+    let opt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     for (name, s) in &report.methods {
-        println!("{name:<10} {:>8.2} {:>7.4} {:>10.3}", s.psnr, s.ssim, s.seconds_per_frame);
+        println!("| {name} | {:.2} | {:.4} | {} | {} | {:.3} |", s.psnr, s.ssim, opt(s.lpips), opt(s.vgg), s.seconds_per_frame);
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;

@@ -58,12 +58,17 @@ fn parity_with_pytorch_reference() {
     tensors.insert("phi".into(), phi.shallow_clone());
     tensors.insert("residual".into(), residual.shallow_clone());
     tensors.insert("photo".into(), photo.shallow_clone());
+    let img_b = (&photo + Tensor::randn_like(&photo) * 0.05).clamp(0.0, 1.0);
+    let region = lcm::eval::centre_hole(128, 128, 0.4).ones_like() - lcm::eval::centre_hole(128, 128, 0.4);
+    tensors.insert("img_a".into(), photo.shallow_clone());
+    tensors.insert("img_b".into(), img_b.shallow_clone());
+    tensors.insert("region".into(), region.shallow_clone());
     let input = common::temp_path("parity-in.safetensors");
     let output = common::temp_path("parity-out.safetensors");
     tensor_file::save(&input, &tensors.into_iter().collect::<Vec<_>>(), meta, false).unwrap();
     let status = Command::new(&python)
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/reference.py"))
-        .args([&input, &output])
+        .args([&input, &output, &lcm::metrics::default_weights_path()])
         .status()
         .expect("run `scripts/setup.sh --reference` to install the PyTorch reference");
     assert!(status.success(), "the PyTorch reference failed");
@@ -75,6 +80,11 @@ fn parity_with_pytorch_reference() {
     assert!(max_abs_diff(&model.render(&phi, true), &reference["render_train"]) < 1e-4);
     assert!(max_abs_diff(&loss::laplacian_l1(&residual), &reference["lap_l1"]) < 1e-5);
     assert!(max_abs_diff(&loss::mse(&residual), &reference["mse"]) < 1e-6);
+    let perceptual = lcm::metrics::Perceptual::load_default().unwrap();
+    let vgg = perceptual.vgg_distance(&photo, &img_b, Some(&region));
+    let lpips = perceptual.lpips(&photo, &img_b);
+    assert!((vgg - f64::try_from(reference["vgg_distance"].get(0)).unwrap()).abs() < 1e-4 * vgg.max(1.0), "VGG distance {vgg}");
+    assert!((lpips - f64::try_from(reference["lpips"].get(0)).unwrap()).abs() < 1e-4, "LPIPS {lpips}");
     for scale in [2, 4, 8] {
         let ours = degrade::Task::SuperRes { scale }.degrade(&photo.unsqueeze(0)).squeeze_dim(0);
         let pil = &reference[&format!("pil_down_{scale}")];
@@ -228,6 +238,20 @@ fn diverging_restoration_falls_back_to_the_evidence() {
     assert!(restored.fallback.is_some());
     let lanczos = lcm::baselines::classical(task, &obs.evidence, None);
     assert!(restored.image.equal(&lanczos));
+}
+
+#[test]
+fn lpips_is_zero_for_identical_images_and_rises_with_noise() {
+    let perceptual = lcm::metrics::Perceptual::load_default().unwrap();
+    let frame = common::vtest_frames()[0].shallow_clone();
+    assert!(perceptual.lpips(&frame, &frame).abs() < 1e-6);
+    let mut previous = 0.0;
+    for sigma in [0.02, 0.08, 0.2] {
+        let noisy = (&frame + Tensor::randn_like(&frame) * sigma).clamp(0.0, 1.0);
+        let (lpips, vgg) = (perceptual.lpips(&noisy, &frame), perceptual.vgg_distance(&noisy, &frame, None));
+        assert!(lpips > previous && vgg > 0.0, "LPIPS {lpips} at σ={sigma} did not rise above {previous}");
+        previous = lpips;
+    }
 }
 
 #[test]

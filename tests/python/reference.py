@@ -4,7 +4,9 @@ Reads a safetensors file written by the Rust tests (model tensors, `phi`, `resid
 and the model config in the metadata), computes the same quantities with plain PyTorch / PIL and
 writes them to the output file for comparison:
 
-    python reference.py IN.safetensors OUT.safetensors
+    python reference.py IN.safetensors OUT.safetensors [VGG_LPIPS_WEIGHTS.safetensors]
+
+With the weights, the paper's VGG16 feature distance and LPIPS-VGG of `img_a` vs `img_b` too.
 """
 import json
 import math
@@ -94,7 +96,42 @@ def pil_lanczos_down(image, scale):
     return torch.from_numpy(np.stack(out))
 
 
-def main(src, dst):
+TAPS = (1, 3, 6, 9, 12)
+
+
+def vgg_features(w, x):
+    feats = []
+    for i in range(13):
+        x = F.relu(F.conv2d(x, w[f"vgg.{i}.weight"], w[f"vgg.{i}.bias"], padding=1))
+        if i in TAPS:
+            feats.append(x)
+            if i != 12:
+                x = F.max_pool2d(x, 2)
+    return feats
+
+
+def vgg_distance(w, a, b, region):
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    fa, fb = vgg_features(w, (a - mean) / std), vgg_features(w, (b - mean) / std)
+    total = 0.0
+    for x, y in zip(fa, fb):
+        d = (x - y).pow(2).mean(dim=1, keepdim=True)
+        r = F.interpolate(region, size=d.shape[2:], mode="nearest")
+        total += ((d * r).sum() / r.sum().clamp(min=1)).item()
+    return total / len(fa)
+
+
+def lpips(w, a, b):
+    shift = torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
+    scale = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
+    norm = lambda t: (t * 2 - 1 - shift) / scale
+    fa, fb = vgg_features(w, norm(a)), vgg_features(w, norm(b))
+    unit = lambda f: f / (f.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
+    return sum(F.conv2d((unit(x) - unit(y)).pow(2), w[f"lin.{k}.weight"]).mean() for k, (x, y) in enumerate(zip(fa, fb))).item()
+
+
+def main(src, dst, weights=None):
     with safe_open(src, "pt") as f:
         meta = f.metadata()
         t = {k: f.get_tensor(k).float() for k in f.keys()}
@@ -109,8 +146,14 @@ def main(src, dst):
         out["mse"] = t["residual"].pow(2).mean(dim=(1, 2, 3))
         for s in (2, 4, 8):
             out[f"pil_down_{s}"] = pil_lanczos_down(t["photo"], s)
+        if weights:
+            with safe_open(weights, "pt") as f:
+                w = {k: f.get_tensor(k) for k in f.keys()}
+            a, b, region = t["img_a"][None], t["img_b"][None], t["region"][None]
+            out["vgg_distance"] = torch.tensor([vgg_distance(w, a, b, region)])
+            out["lpips"] = torch.tensor([lpips(w, a, b)])
     save_file({k: v.contiguous() for k, v in out.items()}, dst)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
