@@ -104,3 +104,31 @@ pub fn lanczos_resize(x: &Tensor, out_h: i64, out_w: i64) -> Tensor {
     let cols = lanczos_tensor(w, out_w, x.device());
     rows.matmul(&x.matmul(&cols.tr()))
 }
+
+/// A task's operator D with its resampling matrices built once for a tile size, for step loops.
+pub struct Operator {
+    task: Task,
+    /// Super-resolution: the row and (transposed) column Lanczos matrices.
+    lanczos: Option<(Tensor, Tensor)>,
+}
+
+impl Operator {
+    pub fn new(task: Task, tile: i64, device: Device) -> Self {
+        let lanczos = match task {
+            Task::SuperRes { scale } => {
+                let m = lanczos_tensor(tile, tile / scale, device);
+                Some((m.shallow_clone(), m.tr().contiguous()))
+            }
+            _ => None,
+        };
+        Self { task, lanczos }
+    }
+
+    /// D(x) for `(n, 3, tile, tile)` images.
+    pub fn apply(&self, x: &Tensor) -> Tensor {
+        match &self.lanczos {
+            Some((rows, cols_t)) => rows.matmul(&x.matmul(cols_t)),
+            None => self.task.degrade(x),
+        }
+    }
+}

@@ -21,13 +21,16 @@ fn blur_kernel(channels: i64, like: &Tensor) -> Tensor {
 
 /// Σ_j 2^(−2j) mean|L^j(d)| over 3 band levels and the low-pass residual (zero-padded blur).
 pub fn laplacian_l1(d: &Tensor) -> Tensor {
+    laplacian_l1_with(d, &blur_kernel(d.size()[1], d))
+}
+
+fn laplacian_l1_with(d: &Tensor, kernel: &Tensor) -> Tensor {
     let channels = d.size()[1];
-    let kernel = blur_kernel(channels, d);
     let mut x = d.shallow_clone();
     let mut total = Tensor::zeros([d.size()[0]], (Kind::Float, d.device()));
     let mut weight = 1.0;
     for _ in 0..LAPLACIAN_LEVELS {
-        let low = x.conv2d(&kernel, None::<Tensor>, 1, BLUR_SIZE / 2, 1, channels);
+        let low = x.conv2d(kernel, None::<Tensor>, 1, BLUR_SIZE / 2, 1, channels);
         total += (&x - &low).abs().mean_dim([1, 2, 3].as_slice(), false, Kind::Float) * weight;
         x = low.avg_pool2d(2, 2, 0, false, true, None::<i64>);
         weight /= 4.0;
@@ -43,4 +46,19 @@ pub fn mse(d: &Tensor) -> Tensor {
 /// The objective of training and restoration: Lap-L1 + MSE.
 pub fn reconstruction(d: &Tensor) -> Tensor {
     laplacian_l1(d) + mse(d)
+}
+
+/// [`reconstruction`] with its blur kernel built once, for step loops.
+pub struct Reconstruction {
+    kernel: Tensor,
+}
+
+impl Reconstruction {
+    pub fn new(channels: i64, device: tch::Device) -> Self {
+        Self { kernel: blur_kernel(channels, &Tensor::zeros([1], (Kind::Float, device))) }
+    }
+
+    pub fn apply(&self, d: &Tensor) -> Tensor {
+        laplacian_l1_with(d, &self.kernel) + mse(d)
+    }
 }

@@ -33,6 +33,62 @@ enum Command {
         /// The model file.
         model: PathBuf,
     },
+    /// Benchmarks: print tables of medians (see benches/ for the side-by-side scripts).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Time one MAP step (render, ×4 Lanczos, loss, backward to φ, Adam, projection) on a batch of tiles.
+    Step {
+        #[arg(long, default_value = "small", value_parser = clap::builder::PossibleValuesParser::new(ModelConfig::PRESETS))]
+        preset: String,
+        #[arg(long, default_value_t = 16)]
+        tiles: i64,
+        /// Timed steps (after 3 warm-up steps).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Write the (seeded, untrained) model here so another implementation can load the same weights.
+        #[arg(long)]
+        save_model: Option<PathBuf>,
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+    },
+    /// Warm start economics on consecutive real frames: steps to come within 0.2 dB of a long
+    /// cold restore, and temporal flicker warm vs cold.
+    Warm {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, num_args = 1.., required = true)]
+        input: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = TaskArg::Superres)]
+        task: TaskArg,
+        #[arg(long, default_value_t = 4, value_parser = parse_scale)]
+        scale: i64,
+        /// Consecutive frames to restore.
+        #[arg(long, default_value_t = 6)]
+        frames: usize,
+        /// Crop of each frame (output pixels) restored.
+        #[arg(long, default_value_t = 128)]
+        crop: i64,
+        /// Steps of the cold reference restore.
+        #[arg(long, default_value_t = 1000)]
+        cold_steps: usize,
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+    },
+    /// Training throughput (images/s) of a preset on random real patches.
+    Train {
+        #[arg(long, default_value = "small", value_parser = clap::builder::PossibleValuesParser::new(ModelConfig::PRESETS))]
+        preset: String,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -243,6 +299,7 @@ fn main() {
         Command::Restore(args) => restore(args),
         Command::Eval(args) => evaluate(args),
         Command::Info { model } => info(&model),
+        Command::Bench(bench) => run_bench(bench),
     };
     if let Err(e) = result {
         eprintln!("lcm: error: {e:#}");
@@ -565,5 +622,126 @@ fn info(path: &Path) -> Result<()> {
     println!("generator  {} parameters, {:.3} GMAC per tile", model.generator_param_count(), model.generator_macs() as f64 / 1e9);
     println!("|φ|        {} per image ({} box-constrained to ±{})", model.latent.param_count(), model.latent.constrained_count(), c.phi_bound);
     println!("summary    {}", serde_json::to_string_pretty(&model.summary)?);
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn sync(device: tch::Device) {
+    if let tch::Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+fn run_bench(bench: BenchCommand) -> Result<()> {
+    match bench {
+        BenchCommand::Step { preset, tiles, steps, save_model, device } => {
+            let device = device.resolve()?;
+            let config = ModelConfig::preset(&preset).context("unknown preset")?;
+            let model = Model::new(config, device, 0)?;
+            if let Some(path) = save_model {
+                model.save(&path, false)?;
+            }
+            for (_, mut v) in model.vars.variables() {
+                let _ = v.requires_grad_(false);
+            }
+            let s = model.config.image_size;
+            let task = Task::SuperRes { scale: 4 };
+            let y = Tensor::rand([tiles, 3, s / 4, s / 4], (Kind::Float, device));
+            let w = y.ones_like();
+            let phi = model.initial_phi(tiles, 0);
+            let mut map = lcm::restore::MapOptimizer::new(&model, task, y, w, phi, Optimizer::Adam, 0.05);
+            let mut times = Vec::new();
+            for i in 0..steps + 3 {
+                sync(device);
+                let t = Instant::now();
+                let _ = map.step();
+                sync(device);
+                if i >= 3 {
+                    times.push(t.elapsed().as_secs_f64());
+                }
+            }
+            let ms = median(times) * 1e3;
+            // Forward + backward to the activations ≈ 3× the forward MACs of g (no weight grads).
+            let macs = (model.generator_macs() + lcm::flops::latent_macs(&model.config)) as f64 * tiles as f64;
+            let gflops = 2.0 * 2.0 * macs / (ms / 1e3) / 1e9;
+            println!("| impl | preset | tiles | median ms/step | ≈GFLOP/s |\n|---|---|---|---|---|");
+            println!("| lcm (tch) | {preset} | {tiles} | {ms:.2} | {gflops:.1} |");
+        }
+        BenchCommand::Warm { model, input, task, scale, frames, crop, cold_steps, device } => {
+            let device = device.resolve()?;
+            let model = Model::load(&model, device)?;
+            let task = task.task(scale);
+            let frames: Vec<Tensor> = data::load_frames(&input, frames, 1)?.into_iter().take(frames).collect();
+            let truths: Vec<Tensor> = frames.iter().map(|f| f.narrow(1, 0, crop.min(f.size()[1])).narrow(2, 0, crop.min(f.size()[2]))).collect();
+            let observe = |t: &Tensor| match task {
+                Task::Inpaint => {
+                    let (_, h, w) = t.size3().unwrap();
+                    let mask = eval::centre_hole(h, w, 0.4);
+                    Observation { evidence: t * &mask, mask: Some(mask) }
+                }
+                Task::Colorize => Observation { evidence: lcm::degrade::gray(&t.unsqueeze(0)).squeeze_dim(0), mask: None },
+                Task::SuperRes { .. } => Observation { evidence: task.degrade(&t.unsqueeze(0)).squeeze_dim(0), mask: None },
+            };
+            let region = |t: &Tensor| if task == Task::Inpaint { Some(1.0 - eval::centre_hole(t.size()[1], t.size()[2], 0.4)) } else { None };
+            let psnr = |out: &Tensor, t: &Tensor| lcm::metrics::psnr(&out.to_device(tch::Device::Cpu), t, region(t).as_ref());
+            println!("| frame | cold {cold_steps} PSNR | warm steps to within 0.2 dB | cold steps to within 0.2 dB |\n|---|---|---|---|");
+            let probe = [5usize, 10, 20, 40, 60, 100, 150, 200, 300, 500, 1000];
+            let mut engine = lcm::Engine::new();
+            let mut warm_outputs = Vec::new();
+            let mut cold_outputs = Vec::new();
+            for (i, truth) in truths.iter().enumerate() {
+                let obs = observe(truth);
+                let long = RestoreOptions { steps: cold_steps, ..Default::default() };
+                let reference = psnr(&lcm::restore::restore_with(&model, task, &obs, &long, None).image, truth);
+                let steps_to = |warm: Option<&lcm::Engine>| -> Option<usize> {
+                    probe.iter().copied().filter(|&k| k <= cold_steps).find(|&k| {
+                        let opts = RestoreOptions { steps: k, ..Default::default() };
+                        let previous = warm.and_then(|e| e.previous());
+                        psnr(&lcm::restore::restore_with(&model, task, &obs, &opts, previous).image, truth) >= reference - 0.2
+                    })
+                };
+                let warm_needed = if i > 0 { steps_to(Some(&engine)) } else { None };
+                let cold_needed = steps_to(None);
+                let show = |v: Option<usize>| v.map_or("–".into(), |v| v.to_string());
+                println!("| {i} | {reference:.2} | {} | {} |", if i == 0 { "(first frame)".into() } else { show(warm_needed) }, show(cold_needed));
+                let opts = RestoreOptions { steps: 60, ..Default::default() };
+                warm_outputs.push(engine.restore(&model, task, &obs, &opts, true).image.to_device(tch::Device::Cpu));
+                cold_outputs.push(lcm::restore::restore_with(&model, task, &obs, &opts, None).image.to_device(tch::Device::Cpu));
+            }
+            let flicker = |outs: &[Tensor]| {
+                let n = outs.len().saturating_sub(1).max(1) as f64;
+                outs.windows(2).zip(truths.windows(2)).map(|(o, t)| {
+                    f64::try_from(((&o[1] - &o[0]) - (&t[1] - &t[0])).abs().mean(Kind::Float)).unwrap()
+                }).sum::<f64>() / n
+            };
+            println!("\nflicker (mean |Δoutput − Δtruth|, 60 steps/frame): warm {:.5}, cold {:.5}", flicker(&warm_outputs), flicker(&cold_outputs));
+        }
+        BenchCommand::Train { preset, batch, steps, device } => {
+            let device = device.resolve()?;
+            let config = ModelConfig::preset(&preset).context("unknown preset")?;
+            let s = config.image_size;
+            let images = Tensor::rand([batch as i64 * 4, 3, s, s], (Kind::Float, device));
+            let model = Model::new(config, device, 0)?;
+            let cfg = TrainConfig { steps: steps + 3, batch, ..TrainConfig::default() };
+            let mut trainer = Trainer::new(model, images, cfg)?;
+            let mut times = Vec::new();
+            let mut last = Instant::now();
+            trainer.run(|step, _| {
+                sync(device);
+                if step > 3 {
+                    times.push(last.elapsed().as_secs_f64());
+                }
+                last = Instant::now();
+                false
+            })?;
+            let per_step = median(times);
+            println!("| preset | batch | median s/step | images/s |\n|---|---|---|---|");
+            println!("| {preset} | {batch} | {per_step:.4} | {:.1} |", batch as f64 / per_step);
+        }
+    }
     Ok(())
 }

@@ -182,6 +182,11 @@ impl Engine {
         Self::default()
     }
 
+    /// The previous frame's (grid, task, φ), for a one-off warm restore that leaves this engine as it is.
+    pub fn previous(&self) -> Option<(TileGrid, Task, Tensor)> {
+        self.warm.as_ref().map(|(g, t, p)| (g.clone(), *t, p.shallow_clone()))
+    }
+
     /// Forgets the previous frame: the next restore starts from the seed φ.
     pub fn reset(&mut self) {
         self.warm = None;
@@ -287,6 +292,63 @@ fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
     darker.where_self(&mean.ge_tensor(gray), &brighter).clamp(0.0, 1.0)
 }
 
+/// The MAP step loop's state over one batch of tiles: φ, its optimiser and the evidence. Public
+/// so benchmarks time exactly the step restoration runs.
+pub struct MapOptimizer<'a> {
+    model: &'a Model,
+    y: Tensor,
+    w: Tensor,
+    pub phi: Tensor,
+    optimizer: Optimizer,
+    learning_rate: f64,
+    step_scale: Tensor,
+    projection: crate::model::latent::Projection,
+    operator: crate::degrade::Operator,
+    objective: loss::Reconstruction,
+    moments: Option<(Tensor, Tensor)>,
+    steps_taken: usize,
+}
+
+impl<'a> MapOptimizer<'a> {
+    /// `y`: evidence tiles, `w`: their weights (mask × validity), `phi`: one row per tile.
+    pub fn new(model: &'a Model, task: Task, y: Tensor, w: Tensor, phi: Tensor, optimizer: Optimizer, learning_rate: f64) -> Self {
+        let device = phi.device();
+        Self {
+            model,
+            y,
+            w,
+            phi: phi.set_requires_grad(true),
+            optimizer,
+            learning_rate,
+            step_scale: model.latent.step_scale(device),
+            projection: model.latent.projection(device),
+            operator: crate::degrade::Operator::new(task, model.config.image_size, device),
+            objective: loss::Reconstruction::new(task.evidence_channels(), device),
+            moments: None,
+            steps_taken: 0,
+        }
+    }
+
+    /// One step: render, degrade, loss, backward to φ, update, project. Returns the loss (summed
+    /// over tiles) as a device tensor, so the loop never waits on the host.
+    pub fn step(&mut self) -> Tensor {
+        self.steps_taken += 1;
+        let x = self.model.render(&self.phi, false);
+        let residual = (self.operator.apply(&x) - &self.y) * &self.w;
+        let total = self.objective.apply(&residual).sum(Kind::Float);
+        let grad = Tensor::run_backward(&[&total], &[&self.phi], false, false).pop().expect("one input, one gradient");
+        tch::no_grad(|| {
+            let update = match self.optimizer {
+                Optimizer::Sgd => grad * self.learning_rate,
+                Optimizer::Adam => adam_update(&mut self.moments, &grad, self.steps_taken, self.learning_rate) * &self.step_scale,
+            };
+            let _ = self.phi.shallow_clone().g_sub_(&update);
+            self.projection.apply_(&self.phi);
+        });
+        total.detach()
+    }
+}
+
 /// The step loop. Losses are read back to the host only every few steps.
 fn optimise(
     model: &Model,
@@ -298,28 +360,13 @@ fn optimise(
     started: Instant,
 ) -> (Tensor, Vec<f64>) {
     const READBACK_EVERY: usize = 10;
-    let phi = phi.set_requires_grad(true);
-    let step_scale = model.latent.step_scale(phi.device());
-    let mut moments: Option<(Tensor, Tensor)> = None;
+    let mut map = MapOptimizer::new(model, task, y.shallow_clone(), w.shallow_clone(), phi, opts.optimizer, opts.learning_rate);
     let mut pending: Vec<Tensor> = Vec::new();
     let mut losses: Vec<f64> = Vec::new();
     let mut best = f64::INFINITY;
     let mut best_at = 0;
     for step in 1..=opts.steps {
-        let x = model.render(&phi, false);
-        let residual = (task.degrade(&x) - y) * w;
-        let total = loss::reconstruction(&residual).sum(Kind::Float);
-        let grad = Tensor::run_backward(&[&total], &[&phi], false, false).pop().expect("one input, one gradient");
-        tch::no_grad(|| {
-            let update = match opts.optimizer {
-                Optimizer::Sgd => grad * opts.learning_rate,
-                Optimizer::Adam => adam_update(&mut moments, &grad, step, opts.learning_rate) * &step_scale,
-            };
-            let mut phi = phi.shallow_clone();
-            let _ = phi.g_sub_(&update);
-            model.latent.project_(&phi);
-        });
-        pending.push(total.detach());
+        pending.push(map.step());
         if step % READBACK_EVERY == 0 || step == opts.steps {
             losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
             pending.clear();
@@ -339,7 +386,7 @@ fn optimise(
             }
         }
     }
-    (phi.detach(), losses)
+    (map.phi.detach(), losses)
 }
 
 pub(crate) fn adam_update(moments: &mut Option<(Tensor, Tensor)>, grad: &Tensor, step: usize, lr: f64) -> Tensor {

@@ -73,6 +73,7 @@ pub struct Trainer {
     /// `(N, |φ|)`: one φ row per training image.
     pub phi_table: Tensor,
     theta: Vec<(String, Tensor)>,
+    projection: crate::model::latent::Projection,
     /// Adam moments of θ, by variable name.
     moments: HashMap<String, (Tensor, Tensor)>,
     pub step: usize,
@@ -97,7 +98,8 @@ impl Trainer {
         let mut theta: Vec<(String, Tensor)> =
             model.vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         theta.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Self { model, config, images, phi_table, theta, moments: HashMap::new(), step: 0, losses: Vec::new() })
+        let projection = model.latent.projection(model.device());
+        Ok(Self { model, config, images, phi_table, theta, projection, moments: HashMap::new(), step: 0, losses: Vec::new() })
     }
 
     pub fn image_count(&self) -> i64 {
@@ -172,7 +174,7 @@ impl Trainer {
                 let _ = var.shallow_clone().g_sub_(&update);
             }
             let _ = phi.shallow_clone().g_sub_(&(phi_grad * self.config.phi_lr));
-            self.model.latent.project_(phi);
+            self.projection.apply_(phi);
         });
         Ok(value)
     }

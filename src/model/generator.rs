@@ -7,9 +7,7 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use super::config::ModelConfig;
-use super::latent::LeakyRelu;
-
-const LEAKY_SLOPE: f64 = 0.2;
+const LEAKY_SLOPE: f32 = 0.2;
 
 #[derive(Debug)]
 struct ConvBlock {
@@ -18,8 +16,8 @@ struct ConvBlock {
 }
 
 impl ConvBlock {
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        self.norm.forward_t(&x.apply(&self.conv), train).leaky_relu_with_slope(LEAKY_SLOPE)
+    fn forward_t(&self, x: &Tensor, train: bool, slope: &Tensor) -> Tensor {
+        self.norm.forward_t(&x.apply(&self.conv), train).prelu(slope)
     }
 }
 
@@ -44,6 +42,8 @@ pub struct Generator {
     head: Vec<ConvBlock>,
     to_rgb: nn::Conv2D,
     image_size: i64,
+    /// LeakyReLU 0.2 as a fixed PReLU weight: one fused kernel each way (tch's leaky_relu has no slope).
+    slope: Tensor,
 }
 
 impl Generator {
@@ -90,7 +90,8 @@ impl Generator {
             in_channels = o;
         }
         let to_rgb = nn::conv2d(p / "to_rgb", in_channels, 3, 3, nn::ConvConfig { padding: 1, ..Default::default() });
-        Self { encoder, bottleneck, decoder, head, to_rgb, image_size: cfg.image_size }
+        let slope = Tensor::from_slice(&[LEAKY_SLOPE]).to_device(p.device());
+        Self { encoder, bottleneck, decoder, head, to_rgb, image_size: cfg.image_size, slope }
     }
 
     /// Images in [0, 1], shape `(n, 3, S, S)`. `train` selects batch statistics in BatchNorm.
@@ -98,22 +99,22 @@ impl Generator {
         let mut skips = vec![z.shallow_clone()];
         let mut x = z.shallow_clone();
         for block in &self.encoder {
-            x = block.forward_t(&x, train);
+            x = block.forward_t(&x, train, &self.slope);
             skips.push(x.shallow_clone());
         }
         skips.pop(); // the deepest level feeds the bottleneck, not a skip
         for block in &self.bottleneck {
-            x = block.forward_t(&x, train);
+            x = block.forward_t(&x, train, &self.slope);
         }
         for up in &self.decoder {
-            x = up.norm.forward_t(&x.apply(&up.conv), train).leaky_relu_with_slope(LEAKY_SLOPE);
+            x = up.norm.forward_t(&x.apply(&up.conv), train).prelu(&self.slope);
             if let Some(skip) = skips.pop() {
                 x = Tensor::cat(&[x, skip], 1);
             }
         }
         x = x.upsample_bilinear2d([self.image_size, self.image_size], false, None, None);
         for block in &self.head {
-            x = block.forward_t(&x, train);
+            x = block.forward_t(&x, train, &self.slope);
         }
         x.apply(&self.to_rgb).sigmoid()
     }

@@ -129,20 +129,17 @@ impl Latent {
         upper.where_self(&upper.isfinite(), &upper.ones_like())
     }
 
-    /// Projects φ back onto its feasible set in place: the conv-weight box for LCM, the
-    /// unit-RMS sphere for GLO. Call under `no_grad` after every optimiser step.
-    pub fn project_(&self, phi: &Tensor) {
-        let mut phi = phi.shallow_clone();
+    /// The projection onto φ's feasible set, with its bounds prepared on `device` once.
+    pub fn projection(&self, device: Device) -> Projection {
         match self.kind {
-            LatentKind::Conv => {
-                let (lower, upper) = self.bounds(phi.device());
-                let _ = phi.clamp_tensor_(Some(&lower), Some(&upper));
-            }
-            LatentKind::Glo => {
-                let rms = phi.square().mean_dim(1, true, Kind::Float).sqrt().clamp_min(1e-12);
-                let _ = phi.g_div_(&rms);
-            }
+            LatentKind::Conv => Projection::Box(self.bounds(device)),
+            LatentKind::Glo => Projection::Sphere,
         }
+    }
+
+    /// Projects φ back onto its feasible set in place (see [`Projection`]).
+    pub fn project_(&self, phi: &Tensor) {
+        self.projection(phi.device()).apply_(phi);
     }
 
     /// z for every row of φ, given the fixed noise s of shape `(1, C, H, W)`.
@@ -174,6 +171,28 @@ impl Latent {
             x = x.leaky_relu_with_slope(LEAKY_SLOPE);
         }
         x.view([n, c, h, w])
+    }
+}
+
+/// φ's feasible set: the conv-weight box for LCM, the unit-RMS sphere for GLO.
+pub enum Projection {
+    Box((Tensor, Tensor)),
+    Sphere,
+}
+
+impl Projection {
+    /// Projects φ in place; call under `no_grad` after every optimiser step.
+    pub fn apply_(&self, phi: &Tensor) {
+        let mut phi = phi.shallow_clone();
+        match self {
+            Projection::Box((lower, upper)) => {
+                let _ = phi.clamp_tensor_(Some(lower), Some(upper));
+            }
+            Projection::Sphere => {
+                let rms = phi.square().mean_dim(1, true, Kind::Float).sqrt().clamp_min(1e-12);
+                let _ = phi.g_div_(&rms);
+            }
+        }
     }
 }
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmark 1: one MAP step in lcm vs PyTorch eager, same weights, same machine, same run.
+#   benches/step.sh [DEVICE] [TILES] [STEPS]      (DEVICE: cpu or cuda)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+device=${1:-cpu} tiles=${2:-16} steps=${3:-20}
+lcm=${LCM_BIN:-target/release/lcm}
+python=${LCM_PYTHON:-.venv/bin/python}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "| preset | tiles | lcm ms | PyTorch ms | ratio lcm/PyTorch |"
+echo "|---|---|---|---|---|"
+for preset in small ref128; do
+    n=$tiles
+    [ "$preset" = ref128 ] && n=$(( tiles / 4 > 0 ? tiles / 4 : 1 ))
+    ours=$("$lcm" bench step --preset "$preset" --tiles "$n" --steps "$steps" --device "$device" --save-model "$tmp/$preset.safetensors" | tail -n 1 | cut -d'|' -f5)
+    theirs=$("$python" benches/map_step.py "$tmp/$preset.safetensors" --tiles "$n" --steps "$steps" --device "$device" | cut -d'|' -f5)
+    ratio=$(python3 -c "print(f'{float($ours) / float($theirs):.3f}')")
+    echo "| $preset | $n | ${ours// /} | ${theirs// /} | $ratio |"
+done
