@@ -27,7 +27,7 @@ say() { printf 'setup: %s\n' "$*"; }
 packages=(
     pkg-config libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
-    meson ninja-build python3-venv
+    meson ninja-build python3-venv time
     opencv-doc # real test footage: vtest.avi, Megamind.avi and still photos
 )
 missing=()
