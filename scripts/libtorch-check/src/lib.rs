@@ -1,1 +1,0 @@
-//! Empty: the check lives in build.rs.
