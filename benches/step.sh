@@ -18,3 +18,17 @@ for preset in small ref128; do
     ratio=$(python3 -c "print(f'{float($ours) / float($theirs):.3f}')")
     echo "| $preset | $n | ${ours// /} | ${theirs// /} | $ratio |"
 done
+# The machine's measured fp32 peak, to read the achieved GFLOP/s of `lcm bench step` against.
+"$python" - "$device" <<'PY'
+import statistics, sys, time
+import torch
+dev = torch.device(sys.argv[1])
+a, b = torch.randn(2048, 2048, device=dev), torch.randn(2048, 2048, device=dev)
+times = []
+for _ in range(10):
+    if dev.type == "cuda": torch.cuda.synchronize()
+    t = time.perf_counter(); a @ b
+    if dev.type == "cuda": torch.cuda.synchronize()
+    times.append(time.perf_counter() - t)
+print(f"\nmachine fp32 GEMM peak (2048³, median): {2 * 2048 ** 3 / statistics.median(times[3:]) / 1e9:.0f} GFLOP/s")
+PY

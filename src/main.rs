@@ -260,9 +260,12 @@ struct EvalArgs {
     /// Inpainting hole side as a fraction of the crop side.
     #[arg(long, default_value_t = 0.4)]
     hole: f64,
-    /// Take every N-th video frame.
+    /// Take every N-th video frame (sources the model was trained on use the training setting).
     #[arg(long, default_value_t = 5)]
     frame_every: usize,
+    /// At most this many frames per video (likewise).
+    #[arg(long, default_value_t = 100)]
+    max_frames: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write the report here as JSON.
@@ -331,7 +334,10 @@ fn split_frames(args: &DataArgs) -> Result<Split> {
         if frames.len() > 1 {
             let held = ((frames.len() as f64) * args.holdout).ceil() as usize;
             let first = frames.len() - held;
-            record.insert(key, serde_json::json!({"first_held_out_frame": first, "frame_every": args.frame_every}));
+            record.insert(
+                key,
+                serde_json::json!({"first_held_out_frame": first, "frame_every": args.frame_every, "frames_per_video": args.frames_per_video}),
+            );
             train.extend(frames[..first].iter().map(Tensor::shallow_clone));
             holdout.extend(frames[first..].iter().map(Tensor::shallow_clone));
         } else {
@@ -537,23 +543,28 @@ fn restore(args: RestoreArgs) -> Result<()> {
 
 /// Frames of the inputs; for sources the model was trained on, only its held-out frames.
 fn eval_frames(args: &EvalArgs, summary: &serde_json::Value) -> Result<Vec<Tensor>> {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or(p.to_path_buf());
+    let trained: Vec<PathBuf> = summary["data"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).map(|s| canonical(Path::new(s))).collect())
+        .unwrap_or_default();
     let mut frames = Vec::new();
     for path in data::expand_inputs(&args.input)? {
-        let key = path.canonicalize().unwrap_or(path.clone()).to_string_lossy().to_string();
-        let record = &summary["holdout"][&key];
-        let every = record["frame_every"].as_u64().map(|e| e as usize).unwrap_or(args.frame_every);
-        let loaded = data::load_frames(std::slice::from_ref(&path), usize::MAX, every)?;
-        let first = record["first_held_out_frame"].as_u64().unwrap_or(0) as usize;
-        if summary["data"].is_array() && record.is_null() && loaded.len() == 1 {
-            let trained: Vec<String> = summary["data"].as_array().unwrap().iter().filter_map(|v| v.as_str().map(String::from)).collect();
-            if trained.iter().any(|t| Path::new(t).canonicalize().is_ok_and(|t| path.starts_with(&t) || t == path)) {
-                eprintln!("lcm: warning: {} was a training image", path.display());
-            }
-        }
-        frames.extend(loaded.into_iter().skip(first));
+        let path = canonical(&path);
+        let record = &summary["holdout"][path.to_string_lossy().as_ref()];
+        let every = record["frame_every"].as_u64().map_or(args.frame_every, |e| e as usize);
+        let first = match record["first_held_out_frame"].as_u64() {
+            Some(first) => first as usize,
+            None if record["held_out"].as_bool() == Some(true) => 0,
+            // A training source with no held-out part: nothing of it is fair to evaluate on.
+            None if trained.iter().any(|t| path.starts_with(t)) => continue,
+            None => 0,
+        };
+        let count = record["frames_per_video"].as_u64().map_or(args.max_frames, |n| n as usize);
+        frames.extend(data::load_frames(std::slice::from_ref(&path), count, every)?.into_iter().skip(first));
     }
     if frames.is_empty() {
-        bail!("no frames to evaluate on");
+        bail!("no frames to evaluate on (all inputs were training data)");
     }
     Ok(frames)
 }
