@@ -55,3 +55,43 @@ fn push_pull(x: &Tensor, m: &Tensor) -> Tensor {
     let up = coarse.upsample_bilinear2d([h, w], false, None, None);
     x * m + up * (1.0 - m)
 }
+
+/// Deep Image Prior: a freshly initialised generator of `config`'s architecture, fed a fixed
+/// random latent, fitted with Adam (lr 0.01) to this one image's evidence alone — no training
+/// data. `evidence` `(C, h, w)` must be one tile (`config.image_size` in output pixels).
+pub fn deep_image_prior(
+    config: &crate::ModelConfig,
+    task: Task,
+    evidence: &Tensor,
+    mask: Option<&Tensor>,
+    steps: usize,
+    seed: u64,
+) -> anyhow::Result<Tensor> {
+    use tch::nn::OptimizerConfig;
+    let device = evidence.device();
+    let size = config.image_size;
+    let (_, h, w) = evidence.size3()?;
+    if (h * task.scale(), w * task.scale()) != (size, size) {
+        anyhow::bail!("DIP runs on one {size}×{size} tile, got {}×{}", h * task.scale(), w * task.scale());
+    }
+    tch::manual_seed(seed as i64);
+    let vars = tch::nn::VarStore::new(device);
+    let generator = crate::model::Generator::new(&vars.root(), config);
+    let side = config.latent_size();
+    let z = Tensor::rand([1, config.latent_depth(), side, side], (Kind::Float, device)) * 0.1;
+    let y = evidence.to_kind(Kind::Float).unsqueeze(0);
+    let weight = match mask {
+        Some(m) => m.to_kind(Kind::Float).unsqueeze(0),
+        None => y.ones_like(),
+    };
+    let operator = crate::degrade::Operator::new(task, size, device);
+    let objective = crate::loss::Reconstruction::new(task.evidence_channels(), device);
+    let mut optimizer = tch::nn::Adam::default().build(&vars, 0.01)?;
+    for _ in 0..steps {
+        let x = generator.forward_t(&z, true);
+        let loss = objective.apply(&((operator.apply(&x) - &y) * &weight)).sum(Kind::Float);
+        optimizer.backward_step(&loss);
+    }
+    let _guard = tch::no_grad_guard();
+    Ok(generator.forward_t(&z, true).squeeze_dim(0))
+}

@@ -22,6 +22,8 @@ pub enum Method<'a> {
     Classical,
     /// The degraded input as it is (nearest-upscaled, gray as RGB): the floor.
     Input,
+    /// Deep Image Prior with this architecture and number of steps.
+    Dip(&'a crate::ModelConfig, usize),
 }
 
 /// Mean scores of one method over the evaluated frames.
@@ -95,6 +97,16 @@ pub fn run_method(method: &Method, task: Task, cases: &[Case], opts: &RestoreOpt
             }
             Method::Classical => baselines::classical(task, &case.observation.evidence, case.observation.mask.as_ref()),
             Method::Input => shown_evidence(task, case),
+            Method::Dip(config, steps) => crate::baselines::deep_image_prior(
+                config,
+                task,
+                &case.observation.evidence,
+                case.observation.mask.as_ref(),
+                *steps,
+                opts.seed,
+            )
+            .unwrap_or_else(|_| shown_evidence(task, case))
+            .to_device(tch::Device::Cpu),
         })
         .collect();
     (outputs, started.elapsed().as_secs_f64() / cases.len().max(1) as f64)

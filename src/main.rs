@@ -255,8 +255,11 @@ struct EvalArgs {
     #[arg(long, default_value_t = 0.05)]
     lr: f64,
     /// Methods to compare (`input` scores the degraded input itself).
-    #[arg(long, value_delimiter = ',', default_value = "input,lcm,glo,classical")]
+    #[arg(long, value_delimiter = ',', default_value = "input,lcm,glo,dip,classical")]
     methods: Vec<String>,
+    /// Steps of the DIP baseline (a fresh generator fitted to each image).
+    #[arg(long, default_value_t = 500)]
+    dip_steps: usize,
     /// Inpainting hole side as a fraction of the crop side.
     #[arg(long, default_value_t = 0.4)]
     hole: f64,
@@ -598,8 +601,8 @@ fn evaluate(args: EvalArgs) -> Result<()> {
             },
             "classical" => Method::Classical,
             "input" => Method::Input,
-            "dip" => bail!("the DIP baseline is not implemented yet"),
-            other => bail!("unknown method '{other}' (input, lcm, glo, classical)"),
+            "dip" => Method::Dip(&model.config, args.dip_steps),
+            other => bail!("unknown method '{other}' (input, lcm, glo, dip, classical)"),
         };
         let (outputs, seconds) = eval::run_method(&method, task, &cases, &opts);
         report.methods.insert(name.clone(), eval::score(&cases, &outputs, seconds, perceptual.as_ref()));
