@@ -121,8 +121,8 @@ impl Trainer {
         order[k * batch..(k + 1) * batch].to_vec()
     }
 
-    /// Runs until `config.steps` joint steps have been taken or `until` says stop; `on_step`
-    /// sees every step's loss. Returns the number of steps taken now.
+    /// Runs until `config.steps` joint steps have been taken or `should_stop` (called with each
+    /// step's number and loss) returns true. Returns the number of steps taken now.
     pub fn run(&mut self, mut should_stop: impl FnMut(usize, f64) -> bool) -> Result<usize> {
         let device = self.model.device();
         let start = self.step;
