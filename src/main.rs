@@ -333,7 +333,7 @@ fn split_frames(args: &DataArgs) -> Result<Split> {
         let frames = data::load_frames(std::slice::from_ref(path), args.frames_per_video, args.frame_every)?;
         let frames: Vec<Tensor> =
             frames.iter().map(|f| if args.max_side > 0 { data::shrink(f, args.max_side) } else { f.shallow_clone() }).collect();
-        let key = path.canonicalize().unwrap_or(path.clone()).to_string_lossy().to_string();
+        let key = source_key(path);
         if frames.len() > 1 {
             let held = ((frames.len() as f64) * args.holdout).ceil() as usize;
             let first = frames.len() - held;
@@ -357,6 +357,14 @@ fn split_frames(args: &DataArgs) -> Result<Split> {
         bail!("no training frames left after the holdout");
     }
     Ok(Split { train, holdout, record: serde_json::Value::Object(record) })
+}
+
+/// How a data source is named in a model's holdout record: relative to the working directory
+/// when inside it (so the record holds in any checkout), else absolute.
+fn source_key(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or(path.to_path_buf());
+    let cwd = std::env::current_dir().and_then(|d| d.canonicalize()).unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(&path).to_string_lossy().to_string()
 }
 
 fn sibling(out: &Path, suffix: &str) -> PathBuf {
@@ -554,7 +562,7 @@ fn eval_frames(args: &EvalArgs, summary: &serde_json::Value) -> Result<Vec<Tenso
     let mut frames = Vec::new();
     for path in data::expand_inputs(&args.input)? {
         let path = canonical(&path);
-        let record = &summary["holdout"][path.to_string_lossy().as_ref()];
+        let record = &summary["holdout"][source_key(&path).as_str()];
         let every = record["frame_every"].as_u64().map_or(args.frame_every, |e| e as usize);
         let first = match record["first_held_out_frame"].as_u64() {
             Some(first) => first as usize,

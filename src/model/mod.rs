@@ -127,7 +127,9 @@ impl Model {
         let mut model = Self::new(config, device, 0)?;
         model.summary = meta.get("summary").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
         let _guard = tch::no_grad_guard();
-        for (name, mut var) in model.vars.variables() {
+        let mut variables: Vec<(String, Tensor)> = model.vars.variables().into_iter().collect();
+        variables.sort_by(|a, b| a.0.cmp(&b.0)); // the first problem reported is always the same
+        for (name, mut var) in variables {
             let key = format!("generator.{name}");
             let stored = tensors.remove(&key).with_context(|| format!("tensor {key} is missing"))?;
             if stored.size() != var.size() {
