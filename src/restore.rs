@@ -28,7 +28,8 @@ pub struct RestoreOptions {
     /// Overlap between neighbouring tiles, in output pixels.
     pub tile_overlap: i64,
     /// Keep the evidence exactly: inpainting copies known pixels into the result unchanged,
-    /// colorization shifts colours so the result's channel mean is the input gray.
+    /// colorization shifts colours so the result's channel mean is the input gray,
+    /// super-resolution back-projects until the result's Lanczos downsampling is the input.
     pub keep_known: bool,
     /// Seed of the cold-start φ.
     pub seed: u64,
@@ -274,8 +275,10 @@ pub fn restore_with(
         let mask = mask.to_device(device).to_kind(Kind::Float);
         image = &evidence * &mask + image * (1.0 - &mask);
     }
-    if let (Task::Colorize, true) = (task, opts.keep_known) {
-        image = match_gray(&image, &evidence);
+    match (task, opts.keep_known) {
+        (Task::Colorize, true) => image = match_gray(&image, &evidence),
+        (Task::SuperRes { .. }, true) => image = back_project(task, &image, &evidence),
+        _ => {}
     }
     let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
     Restoration { image, phi, losses, fallback: None, warm_started, grid }
@@ -347,6 +350,19 @@ impl<'a> MapOptimizer<'a> {
         });
         total.detach()
     }
+}
+
+/// Iterative back-projection: corrects the upscaled image until its Lanczos downsampling
+/// matches the evidence, keeping the prior's detail in what the evidence cannot see.
+fn back_project(task: Task, image: &Tensor, evidence: &Tensor) -> Tensor {
+    const ITERATIONS: usize = 10;
+    let (_, h, w) = image.size3().expect("(3, H, W)");
+    let mut x = image.unsqueeze(0);
+    let y = evidence.unsqueeze(0);
+    for _ in 0..ITERATIONS {
+        x = &x + crate::degrade::lanczos_resize(&(&y - task.degrade(&x)), h, w);
+    }
+    x.squeeze_dim(0).clamp(0.0, 1.0)
 }
 
 /// The step loop. Losses are read back to the host only every few steps.
