@@ -149,6 +149,14 @@ impl CommonSettings {
         ]
     }
 
+    /// The latency this element adds: the per-frame budget when set, else the last frame's time.
+    pub fn processing_latency(&self, session: Option<&Session>) -> gst::ClockTime {
+        if self.max_time_per_frame > 0 {
+            return gst::ClockTime::from_mseconds(self.max_time_per_frame);
+        }
+        session.and_then(|s| s.last_duration).map_or(gst::ClockTime::ZERO, |d| gst::ClockTime::from_nseconds(d.as_nanos() as u64))
+    }
+
     /// Read-only statistics of the running session, if `pspec` is one of them.
     pub fn stats(session: Option<&Session>, pspec: &glib::ParamSpec) -> Option<glib::Value> {
         let last = session.and_then(|s| s.last);
@@ -237,6 +245,8 @@ pub struct Session {
     previous_evidence: Option<Tensor>,
     /// Final loss and warm-start flag of the last frame.
     last: Option<(f64, bool)>,
+    /// How long the last frame took.
+    last_duration: Option<Duration>,
 }
 
 impl Session {
@@ -251,7 +261,7 @@ impl Session {
             gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot load model {}: {e:#}", path.display()))
         })?;
         let tile_size = model.lock().unwrap_or_else(|e| e.into_inner()).config.image_size;
-        Ok(Self { model, tile_size, engine: Engine::new(), previous_evidence: None, last: None })
+        Ok(Self { model, tile_size, engine: Engine::new(), previous_evidence: None, last: None, last_duration: None })
     }
 
     /// Forgets the previous frame (flush, seek, discontinuity, caps change).
@@ -271,9 +281,19 @@ impl Session {
             }
         }
         self.previous_evidence = Some(evidence);
+        let started = std::time::Instant::now();
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
         let restored = self.engine.restore(&model, task, obs, &settings.restore_options(), settings.warm_start);
         self.last = Some((restored.losses.last().copied().unwrap_or(-1.0), restored.warm_started));
+        self.last_duration = Some(started.elapsed());
         restored
+    }
+}
+
+/// Adds an element's processing time to a latency query already answered upstream.
+pub fn add_latency(query: &mut gst::QueryRef, processing: gst::ClockTime) {
+    if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+        let (live, min, max) = q.result();
+        q.set(live, min + processing, max.map(|m| m + processing));
     }
 }

@@ -125,6 +125,16 @@ impl BaseTransformImpl for LcmColorize {
         Ok(())
     }
 
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        let handled = BaseTransformImplExt::parent_query(self, direction, query);
+        if handled && direction == gst::PadDirection::Src && matches!(query.view(), gst::QueryView::Latency(_)) {
+            let common = self.settings.lock().unwrap().clone();
+            let latency = common.processing_latency(self.state.lock().unwrap().as_ref());
+            crate::session::add_latency(query, latency);
+        }
+        handled
+    }
+
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::FlushStop(_) = event.view()
             && let Some(session) = self.state.lock().unwrap().as_mut()

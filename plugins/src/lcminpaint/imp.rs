@@ -200,6 +200,16 @@ impl BaseTransformImpl for LcmInpaint {
         Ok(())
     }
 
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        let handled = BaseTransformImplExt::parent_query(self, direction, query);
+        if handled && direction == gst::PadDirection::Src && matches!(query.view(), gst::QueryView::Latency(_)) {
+            let common = self.settings.lock().unwrap().common.clone();
+            let latency = common.processing_latency(self.state.lock().unwrap().as_ref().map(|s| &s.session));
+            crate::session::add_latency(query, latency);
+        }
+        handled
+    }
+
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::FlushStop(_) = event.view()
             && let Some(state) = self.state.lock().unwrap().as_mut()
