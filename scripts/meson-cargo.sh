@@ -4,11 +4,12 @@
 #   meson-cargo.sh test SRC                      run the whole test suite
 set -eu
 mode=$1 src=$2
+case "$mode" in build) out=$(cd "$(dirname "$3")" && pwd)/$(basename "$3") ;; esac
 cd "$src"
 case "$mode" in
     build)
         LCM_INSTALLED_MODELS_DIR=$4 cargo build --release -p gst-plugin-lcm
-        cp target/release/libgstlcm.so "$3"
+        cp target/release/libgstlcm.so "$out"
         ;;
     test)
         cargo test --release --workspace
