@@ -59,8 +59,39 @@ pub fn centre_hole(height: i64, width: i64, fraction: f64) -> Tensor {
     mask
 }
 
-/// Cuts `count` seeded random `crop`×`crop` windows from the frames and degrades them for `task`.
-pub fn make_cases(frames: &[Tensor], task: Task, crop: i64, count: usize, hole_fraction: f64, seed: u64) -> Vec<Case> {
+/// Known-pixel mask with `lines` random straight scratches, 1–3 px wide, like film damage.
+pub fn scratches(height: i64, width: i64, lines: usize, rng: &mut SplitMix64) -> Tensor {
+    let mut mask = vec![1f32; (height * width) as usize];
+    for _ in 0..lines {
+        let (x0, y0) = (rng.next_f64() * width as f64, rng.next_f64() * height as f64);
+        let angle = rng.next_f64() * std::f64::consts::PI;
+        let half_width = 0.5 + rng.next_f64();
+        let (dx, dy) = (angle.cos(), angle.sin());
+        for y in 0..height {
+            for x in 0..width {
+                // Distance from the pixel centre to the line through (x0, y0) along (dx, dy).
+                let d = ((x as f64 + 0.5 - x0) * dy - (y as f64 + 0.5 - y0) * dx).abs();
+                if d < half_width {
+                    mask[(y * width + x) as usize] = 0.0;
+                }
+            }
+        }
+    }
+    Tensor::from_slice(&mask).view([1, height, width])
+}
+
+/// What is missing in inpainting cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskKind {
+    /// A centred square hole (the paper's protocol).
+    Centre,
+    /// Random thin scratches.
+    Scratches,
+}
+
+/// Cuts `count` seeded random `crop`×`crop` windows from the frames and degrades them for `task`
+/// (inpainting: a centre hole of `hole_fraction` of the side, or scratches).
+pub fn make_cases(frames: &[Tensor], task: Task, crop: i64, count: usize, hole_fraction: f64, mask_kind: MaskKind, seed: u64) -> Vec<Case> {
     let mut rng = SplitMix64::new(seed);
     let usable: Vec<&Tensor> = frames.iter().filter(|f| f.size()[1] >= crop && f.size()[2] >= crop).collect();
     (0..count.min(usable.len() * 8))
@@ -72,7 +103,10 @@ pub fn make_cases(frames: &[Tensor], task: Task, crop: i64, count: usize, hole_f
             let truth = frame.narrow(1, y, crop).narrow(2, x, crop).to_kind(Kind::Float);
             match task {
                 Task::Inpaint => {
-                    let mask = centre_hole(crop, crop, hole_fraction);
+                    let mask = match mask_kind {
+                        MaskKind::Centre => centre_hole(crop, crop, hole_fraction),
+                        MaskKind::Scratches => scratches(crop, crop, 4, &mut rng),
+                    };
                     let evidence = &truth * &mask;
                     let region = 1.0 - &mask;
                     Case { truth, observation: Observation { evidence, mask: Some(mask) }, region: Some(region) }

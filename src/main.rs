@@ -183,6 +183,12 @@ struct TrainArgs {
     device: DeviceChoice,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum MaskArg {
+    Centre,
+    Scratches,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum TaskArg {
     Inpaint,
@@ -260,6 +266,9 @@ struct EvalArgs {
     /// Steps of the DIP baseline (a fresh generator fitted to each image).
     #[arg(long, default_value_t = 500)]
     dip_steps: usize,
+    /// Inpainting damage: a centre hole or random scratches.
+    #[arg(long, value_enum, default_value_t = MaskArg::Centre)]
+    mask: MaskArg,
     /// Inpainting hole side as a fraction of the crop side.
     #[arg(long, default_value_t = 0.4)]
     hole: f64,
@@ -587,7 +596,11 @@ fn evaluate(args: EvalArgs) -> Result<()> {
     let task = args.task.task(args.scale);
     let frames = eval_frames(&args, &model.summary)?;
     let crop = model.config.image_size;
-    let cases = eval::make_cases(&frames, task, crop, args.frames, args.hole, args.seed);
+    let mask_kind = match args.mask {
+        MaskArg::Centre => eval::MaskKind::Centre,
+        MaskArg::Scratches => eval::MaskKind::Scratches,
+    };
+    let cases = eval::make_cases(&frames, task, crop, args.frames, args.hole, mask_kind, args.seed);
     if cases.is_empty() {
         bail!("no frame is large enough for {crop}×{crop} crops");
     }
