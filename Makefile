@@ -21,8 +21,9 @@ demo: build
 test: setup-reference
 	$(CARGO) test --release --workspace
 
-bench: build
-	$(CARGO) run --release --bin lcm -- bench --help
+# Benchmark 1 on the CPU; the others are in benches/ (see benches/NOTES.md).
+bench: build setup-reference
+	benches/step.sh cpu
 
 clean:
 	$(CARGO) clean
