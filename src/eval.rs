@@ -51,13 +51,7 @@ pub struct Case {
     pub region: Option<Tensor>,
 }
 
-/// Known-pixel mask with a centred square hole covering `fraction` of the side.
-pub fn centre_hole(height: i64, width: i64, fraction: f64) -> Tensor {
-    let mask = Tensor::ones([1, height, width], (Kind::Float, tch::Device::Cpu));
-    let (hh, hw) = ((height as f64 * fraction) as i64, (width as f64 * fraction) as i64);
-    let _ = mask.narrow(1, (height - hh) / 2, hh).narrow(2, (width - hw) / 2, hw).fill_(0.0);
-    mask
-}
+pub use crate::mask::centre_hole;
 
 /// Known-pixel mask with `lines` random straight scratches, 1–3 px wide, like film damage.
 pub fn scratches(height: i64, width: i64, lines: usize, rng: &mut SplitMix64) -> Tensor {

@@ -18,6 +18,7 @@ pub mod eval;
 pub mod flops;
 pub mod imageio;
 pub mod loss;
+pub mod mask;
 pub mod metrics;
 pub mod model;
 pub mod restore;

@@ -512,13 +512,9 @@ fn parse_mask(spec: &str, height: i64, width: i64) -> Result<Tensor> {
         if x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > width || y + h > height {
             bail!("--mask rect:{x},{y},{w},{h} does not fit in the {width}×{height} image");
         }
-        let mask = Tensor::ones([1, height, width], (Kind::Float, tch::Device::Cpu));
-        let _ = mask.narrow(1, y, h).narrow(2, x, w).fill_(0.0);
-        return Ok(mask);
+        return Ok(lcm::mask::rect(height, width, x, y, w, h));
     }
-    let gray = imageio::load_gray(Path::new(spec))?;
-    let gray = gray.unsqueeze(0).upsample_nearest2d([height, width], None, None).squeeze_dim(0);
-    Ok(gray.le(0.5 / 255.0).to_kind(Kind::Float))
+    lcm::mask::from_image(Path::new(spec), height, width)
 }
 
 fn restore(args: RestoreArgs) -> Result<()> {
@@ -676,13 +672,11 @@ fn run_bench(bench: BenchCommand) -> Result<()> {
         BenchCommand::Step { preset, tiles, steps, save_model, device } => {
             let device = device.resolve()?;
             let config = ModelConfig::preset(&preset).context("unknown preset")?;
-            let model = Model::new(config, device, 0)?;
+            let mut model = Model::new(config, device, 0)?;
             if let Some(path) = save_model {
                 model.save(&path, false)?;
             }
-            for (_, mut v) in model.vars.variables() {
-                let _ = v.requires_grad_(false);
-            }
+            model.vars.freeze();
             let s = model.config.image_size;
             let task = Task::SuperRes { scale: 4 };
             let y = Tensor::rand([tiles, 3, s / 4, s / 4], (Kind::Float, device));

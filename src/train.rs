@@ -74,6 +74,7 @@ pub struct Trainer {
     pub phi_table: Tensor,
     theta: Vec<(String, Tensor)>,
     projection: crate::model::latent::Projection,
+    objective: loss::Reconstruction,
     /// Adam moments of θ, by variable name.
     moments: HashMap<String, (Tensor, Tensor)>,
     pub step: usize,
@@ -99,7 +100,8 @@ impl Trainer {
             model.vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         theta.sort_by(|a, b| a.0.cmp(&b.0));
         let projection = model.latent.projection(model.device());
-        Ok(Self { model, config, images, phi_table, theta, projection, moments: HashMap::new(), step: 0, losses: Vec::new() })
+        let objective = loss::Reconstruction::new(3, model.device());
+        Ok(Self { model, config, images, phi_table, theta, projection, objective, moments: HashMap::new(), step: 0, losses: Vec::new() })
     }
 
     pub fn image_count(&self) -> i64 {
@@ -150,7 +152,7 @@ impl Trainer {
 
     fn joint_step(&mut self, phi: &Tensor, target: &Tensor) -> Result<f64> {
         let output = self.model.render(phi, true);
-        let loss = loss::reconstruction(&(output - target)).mean(Kind::Float);
+        let loss = self.objective.apply(&(output - target)).mean(Kind::Float);
         let mut inputs: Vec<&Tensor> = self.theta.iter().map(|(_, t)| t).collect();
         inputs.push(phi);
         let mut grads = Tensor::run_backward(&[&loss], &inputs, false, false);
@@ -188,28 +190,16 @@ impl Trainer {
 
     /// Writes a checkpoint (model + φ table + optimiser state + progress) atomically.
     pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
-        let mut tensors: Vec<(String, Tensor)> = self
-            .model
-            .vars
-            .variables()
-            .into_iter()
-            .map(|(k, v)| (format!("generator.{k}"), v))
-            .collect();
-        tensors.push(("noise".into(), self.model.noise.shallow_clone()));
+        let mut tensors = self.model.named_tensors();
         tensors.push(("phi_table".into(), self.phi_table.shallow_clone()));
         for (name, (m, v)) in &self.moments {
             tensors.push((format!("adam_m.{name}"), m.shallow_clone()));
             tensors.push((format!("adam_v.{name}"), v.shallow_clone()));
         }
         tensors.push(("losses".into(), Tensor::from_slice(&self.losses)));
-        let mut meta = HashMap::from([
-            ("format".into(), crate::model::FORMAT.into()),
-            ("format_version".into(), crate::model::FORMAT_VERSION.to_string()),
-            ("config".into(), serde_json::to_string(&self.model.config)?),
-            ("summary".into(), self.model.summary.to_string()),
-            ("train_config".into(), serde_json::to_string(&self.config)?),
-            ("step".into(), self.step.to_string()),
-        ]);
+        let mut meta = self.model.metadata();
+        meta.insert("train_config".into(), serde_json::to_string(&self.config)?);
+        meta.insert("step".into(), self.step.to_string());
         meta.insert("kind".into(), "checkpoint".into());
         tensor_file::save(path, &tensors, meta, false)
     }

@@ -75,7 +75,8 @@ impl Model {
         crate::flops::generator_macs(&self.config)
     }
 
-    fn named_tensors(&self) -> Vec<(String, Tensor)> {
+    /// θ (with BatchNorm statistics) and s under their file names.
+    pub(crate) fn named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut named: Vec<(String, Tensor)> =
             self.vars.variables().into_iter().map(|(k, v)| (format!("generator.{k}"), v)).collect();
         named.push(("noise".into(), self.noise.shallow_clone()));
@@ -83,7 +84,8 @@ impl Model {
         named
     }
 
-    fn metadata(&self) -> HashMap<String, String> {
+    /// The self-describing metadata every model file and checkpoint carries.
+    pub(crate) fn metadata(&self) -> HashMap<String, String> {
         HashMap::from([
             ("format".into(), FORMAT.into()),
             ("format_version".into(), FORMAT_VERSION.to_string()),

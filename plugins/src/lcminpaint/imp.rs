@@ -68,19 +68,9 @@ fn parse_rect(text: &str) -> Option<[u32; 4]> {
 /// Known-pixel mask `(1, H, W)` from a mask file (non-black = missing) or a rectangle.
 fn static_mask(settings: &Settings, width: i64, height: i64) -> Result<Option<Tensor>, String> {
     if let Some(path) = &settings.mask {
-        let gray = lcm::imageio::load_gray(path).map_err(|e| format!("{e:#}"))?;
-        let scaled = gray.unsqueeze(0).upsample_nearest2d([height, width], None, None).squeeze_dim(0);
-        return Ok(Some(scaled.le(0.5 / 255.0).to_kind(Kind::Float)));
+        return lcm::mask::from_image(path, height, width).map(Some).map_err(|e| format!("{e:#}"));
     }
-    Ok(settings.mask_rect.map(|[x, y, w, h]| {
-        let mask = Tensor::ones([1, height, width], (Kind::Float, tch::Device::Cpu));
-        let (x, y) = ((x as i64).min(width), (y as i64).min(height));
-        let (w, h) = ((w as i64).min(width - x), (h as i64).min(height - y));
-        if w > 0 && h > 0 {
-            let _ = mask.narrow(1, y, h).narrow(2, x, w).fill_(0.0);
-        }
-        mask
-    }))
+    Ok(settings.mask_rect.map(|[x, y, w, h]| lcm::mask::rect(height, width, x as i64, y as i64, w as i64, h as i64)))
 }
 
 #[glib::object_subclass]
