@@ -43,6 +43,26 @@ impl std::fmt::Display for DeviceChoice {
     }
 }
 
+/// Makes glibc's malloc keep freed memory for reuse instead of returning it to the kernel.
+///
+/// A MAP step allocates and frees the same activation-sized buffers every iteration. By default
+/// glibc serves large blocks with fresh `mmap`s and trims freed heap, so every step pays for
+/// page faults and zeroing of pages it just gave back (about 15 % of a step on a 2-core CPU,
+/// see benches/NOTES.md). Process-wide; called once by the CLI and by the plugin when it loads a
+/// model. The cost is that peak host memory stays resident, which a video pipeline reuses on
+/// the next frame anyway.
+pub fn retain_host_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt only changes allocator tuning parameters; it is safe to call at any time.
+        ONCE.call_once(|| unsafe {
+            libc::mallopt(libc::M_MMAP_MAX, 0);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        });
+    }
+}
+
 static CUDA_LOADED: Lazy<bool> = Lazy::new(|| {
     let candidates = [
         "libtorch_cuda.so".to_string(),

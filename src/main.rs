@@ -309,6 +309,7 @@ fn main() {
         eprintln!("lcm: error: {first}");
         std::process::exit(2);
     });
+    lcm::device::retain_host_memory();
     let result = match cli.command {
         Command::Train(args) => train(args),
         Command::Restore(args) => restore(args),
@@ -519,7 +520,7 @@ fn parse_mask(spec: &str, height: i64, width: i64) -> Result<Tensor> {
 
 fn restore(args: RestoreArgs) -> Result<()> {
     let device = args.device.resolve()?;
-    let model = Model::load(&args.model, device)?;
+    let model = Model::load(&args.model, device)?.frozen();
     let task = args.task.task(args.scale);
     let rgb = imageio::load_rgb(&args.input)?;
     let (_, h, w) = rgb.size3()?;
@@ -587,8 +588,8 @@ fn eval_frames(args: &EvalArgs, summary: &serde_json::Value) -> Result<Vec<Tenso
 
 fn evaluate(args: EvalArgs) -> Result<()> {
     let device = args.device.resolve()?;
-    let model = Model::load(&args.model, device)?;
-    let glo = args.glo.as_ref().map(|p| Model::load(p, device)).transpose()?;
+    let model = Model::load(&args.model, device)?.frozen();
+    let glo = args.glo.as_ref().map(|p| Model::load(p, device).map(Model::frozen)).transpose()?;
     let task = args.task.task(args.scale);
     let frames = eval_frames(&args, &model.summary)?;
     let crop = model.config.image_size;
@@ -672,11 +673,11 @@ fn run_bench(bench: BenchCommand) -> Result<()> {
         BenchCommand::Step { preset, tiles, steps, save_model, device } => {
             let device = device.resolve()?;
             let config = ModelConfig::preset(&preset).context("unknown preset")?;
-            let mut model = Model::new(config, device, 0)?;
+            let model = Model::new(config, device, 0)?;
             if let Some(path) = save_model {
                 model.save(&path, false)?;
             }
-            model.vars.freeze();
+            let model = model.frozen();
             let s = model.config.image_size;
             let task = Task::SuperRes { scale: 4 };
             let y = Tensor::rand([tiles, 3, s / 4, s / 4], (Kind::Float, device));
@@ -702,7 +703,7 @@ fn run_bench(bench: BenchCommand) -> Result<()> {
         }
         BenchCommand::Warm { model, input, task, scale, frames, crop, cold_steps, device } => {
             let device = device.resolve()?;
-            let model = Model::load(&model, device)?;
+            let model = Model::load(&model, device)?.frozen();
             let task = task.task(scale);
             let frames: Vec<Tensor> = data::load_frames(&input, frames, 1)?.into_iter().take(frames).collect();
             let truths: Vec<Tensor> = frames.iter().map(|f| f.narrow(1, 0, crop.min(f.size()[1])).narrow(2, 0, crop.min(f.size()[2]))).collect();

@@ -28,6 +28,33 @@ fn batched_phi_equals_one_image_at_a_time() {
     assert!(max_abs_diff(&rendered.narrow(0, 3, 1), &single) < 1e-5);
 }
 
+/// Restoration renders with BatchNorm folded into the convs: same image, same gradient to φ.
+#[test]
+fn frozen_model_renders_and_differentiates_like_the_trained_one() {
+    let (path, _, _) = common::trained_tiny();
+    let trained = Model::load(&path, Device::Cpu).unwrap();
+    let frozen = Model::load(&path, Device::Cpu).unwrap().frozen();
+    let phi = trained.initial_phi(4, 3);
+    let weights = Tensor::rand([4, 3, 32, 32], (Kind::Float, Device::Cpu));
+    let render_and_grad = |model: &Model| {
+        tch::with_grad(|| {
+            let phi = phi.copy().set_requires_grad(true);
+            let image = model.render(&phi, false);
+            let grad = Tensor::run_backward(&[(&image * &weights).sum(Kind::Float)], &[&phi], false, false);
+            (image.detach(), grad[0].shallow_clone())
+        })
+    };
+    let (image, grad) = render_and_grad(&trained);
+    let (folded_image, folded_grad) = render_and_grad(&frozen);
+    assert!(max_abs_diff(&image, &folded_image) < 1e-5, "folded render differs by {}", max_abs_diff(&image, &folded_image));
+    let scale = f64::try_from(grad.abs().max()).unwrap();
+    assert!(scale > 0.0);
+    assert!(max_abs_diff(&grad, &folded_grad) < 1e-3 * scale, "folded gradient differs by {} (scale {scale})", max_abs_diff(&grad, &folded_grad));
+    // Training-mode renders never use the folded weights.
+    let _guard = tch::no_grad_guard();
+    assert!(max_abs_diff(&trained.render(&phi, true), &frozen.render(&phi, true)) < 1e-6);
+}
+
 #[test]
 fn presets_have_the_reference_shapes() {
     let reference = ModelConfig::ref128();
@@ -100,7 +127,7 @@ fn training_lowers_the_loss_and_restores_a_training_image() {
     let tail: f64 = losses[losses.len() - 50..].iter().sum::<f64>() / 50.0;
     assert!(tail < head / 5.0, "training loss only fell from {head} to {tail}");
 
-    let model = Model::load(&path, Device::Cpu).unwrap();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(0);
     let obs = Observation { evidence: truth.shallow_clone(), mask: None };
     let opts = RestoreOptions { steps: 300, keep_known: false, ..Default::default() };
@@ -112,7 +139,7 @@ fn training_lowers_the_loss_and_restores_a_training_image() {
 #[test]
 fn restoration_moves_phi_only_and_keeps_it_in_the_box() {
     let (path, patches, _) = common::trained_tiny();
-    let model = Model::load(&path, Device::Cpu).unwrap();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let before: Vec<(String, Tensor)> = model.vars.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
     let obs = Observation { evidence: patches.get(1), mask: None };
     for (optimizer, lr) in [(lcm::Optimizer::Adam, 0.5), (lcm::Optimizer::Sgd, 50.0)] {
@@ -135,7 +162,7 @@ fn restoration_moves_phi_only_and_keeps_it_in_the_box() {
 #[test]
 fn inpainting_keeps_known_pixels_bit_exact_and_beats_the_smooth_fill() {
     let (path, patches, _) = common::trained_tiny();
-    let model = Model::load(&path, Device::Cpu).unwrap();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(2);
     let mask = lcm::eval::centre_hole(32, 32, 0.4);
     let obs = Observation { evidence: &truth * &mask, mask: Some(mask.shallow_clone()) };
@@ -153,7 +180,7 @@ fn inpainting_keeps_known_pixels_bit_exact_and_beats_the_smooth_fill() {
 #[test]
 fn tiled_restoration_has_no_seams() {
     let (path, _, _) = common::trained_tiny();
-    let model = Model::load(&path, Device::Cpu).unwrap();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     // A real 96×72 frame: 32-px tiles overlapping by 8 px cover it with a 4×3 grid.
     let frame = lcm::data::shrink(&common::vtest_frames()[0], 72);
     let (_, h, w) = frame.size3().unwrap();
@@ -182,7 +209,7 @@ fn tiled_restoration_has_no_seams() {
 #[test]
 fn warm_start_beats_cold_start_on_the_next_frame() {
     let (path, _, _) = common::trained_tiny();
-    let model = Model::load(&path, Device::Cpu).unwrap();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let frames: Vec<Tensor> = common::vtest_frames().iter().map(|f| lcm::data::shrink(f, 48)).collect();
     let task = Task::SuperRes { scale: 2 };
     let obs = |f: &Tensor| Observation { evidence: task.degrade(&f.unsqueeze(0)).squeeze_dim(0), mask: None };
@@ -229,7 +256,7 @@ fn broken_model_files_give_clear_errors() {
 #[test]
 fn diverging_restoration_falls_back_to_the_evidence() {
     let (path, patches, _) = common::trained_tiny();
-    let model = Model::load(&path, Device::Cpu).unwrap();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(3);
     let task = Task::SuperRes { scale: 2 };
     let obs = Observation { evidence: task.degrade(&truth.unsqueeze(0)).squeeze_dim(0), mask: None };

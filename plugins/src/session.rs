@@ -226,8 +226,8 @@ pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedMo
     if let Some(model) = cache.get(&key).and_then(Weak::upgrade) {
         return Ok(model);
     }
-    let mut model = Model::load(path, device)?;
-    model.vars.freeze();
+    lcm::device::retain_host_memory();
+    let model = Model::load(path, device)?.frozen();
     MODEL_LOADS.fetch_add(1, Ordering::SeqCst);
     let model = Arc::new(Mutex::new(model));
     cache.retain(|_, weak| weak.strong_count() > 0);

@@ -2,22 +2,58 @@
 //!
 //! Stride-2 4×4 conv encoder, dilated grouped 3×3 bottleneck, transposed-conv decoder with skips
 //! from every encoder level (and z), bilinear ×2, 3×3 head, sigmoid. BatchNorm + LeakyReLU 0.2.
+//!
+//! Restoration renders with g frozen and BatchNorm in eval mode, where each BatchNorm is an
+//! affine map per channel: [`Generator::fold_batch_norm`] folds it into the conv before it, so
+//! a MAP step runs one conv per layer instead of conv + BatchNorm, forward and backward.
 
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use super::config::ModelConfig;
-const LEAKY_SLOPE: f32 = 0.2;
+use super::latent::LeakyRelu;
+
+const LEAKY_SLOPE: f64 = 0.2;
+/// tch's BatchNorm default, which every norm here uses.
+const BATCH_NORM_EPS: f64 = 1e-5;
+
+/// Eval-mode BatchNorm as (scale, shift) per channel.
+fn batch_norm_affine(norm: &nn::BatchNorm) -> (Tensor, Tensor) {
+    let scale = norm.ws.as_ref().expect("affine BatchNorm") / (&norm.running_var + BATCH_NORM_EPS).sqrt();
+    let shift = norm.bs.as_ref().expect("affine BatchNorm") - &norm.running_mean * &scale;
+    (scale, shift)
+}
+
+/// A conv's weight and bias with the following eval-mode BatchNorm folded in.
+#[derive(Debug)]
+struct Folded {
+    weight: Tensor,
+    bias: Tensor,
+}
 
 #[derive(Debug)]
 struct ConvBlock {
     conv: nn::Conv2D,
     norm: nn::BatchNorm,
+    stride: i64,
+    padding: i64,
+    dilation: i64,
+    groups: i64,
+    folded: Option<Folded>,
 }
 
 impl ConvBlock {
-    fn forward_t(&self, x: &Tensor, train: bool, slope: &Tensor) -> Tensor {
-        self.norm.forward_t(&x.apply(&self.conv), train).prelu(slope)
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = match (&self.folded, train) {
+            (Some(f), false) => x.conv2d(&f.weight, Some(&f.bias), [self.stride], [self.padding], [self.dilation], self.groups),
+            _ => self.norm.forward_t(&x.apply(&self.conv), train),
+        };
+        y.leaky_relu_with_slope(LEAKY_SLOPE)
+    }
+
+    fn fold(&mut self) {
+        let (scale, shift) = batch_norm_affine(&self.norm);
+        self.folded = Some(Folded { weight: &self.conv.ws * scale.view([-1, 1, 1, 1]), bias: shift });
     }
 }
 
@@ -25,12 +61,37 @@ impl ConvBlock {
 struct UpBlock {
     conv: nn::ConvTranspose2D,
     norm: nn::BatchNorm,
+    folded: Option<Folded>,
+}
+
+impl UpBlock {
+    const STRIDE: i64 = 2;
+    const PADDING: i64 = 1;
+
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = match (&self.folded, train) {
+            (Some(f), false) => x.conv_transpose2d(&f.weight, Some(&f.bias), [Self::STRIDE], [Self::PADDING], [0], 1, [1]),
+            _ => self.norm.forward_t(&x.apply(&self.conv), train),
+        };
+        y.leaky_relu_with_slope(LEAKY_SLOPE)
+    }
+
+    fn fold(&mut self) {
+        let (scale, shift) = batch_norm_affine(&self.norm);
+        // Transposed-conv weights are (in, out, k, k): the output channel is dim 1.
+        self.folded = Some(Folded { weight: &self.conv.ws * scale.view([1, -1, 1, 1]), bias: shift });
+    }
 }
 
 fn conv_block(p: nn::Path, i: i64, o: i64, k: i64, cfg: nn::ConvConfig) -> ConvBlock {
     ConvBlock {
         conv: nn::conv2d(&p / "conv", i, o, k, nn::ConvConfig { bias: false, ..cfg }),
         norm: nn::batch_norm2d(&p / "norm", o, Default::default()),
+        stride: cfg.stride,
+        padding: cfg.padding,
+        dilation: cfg.dilation,
+        groups: cfg.groups,
+        folded: None,
     }
 }
 
@@ -42,8 +103,6 @@ pub struct Generator {
     head: Vec<ConvBlock>,
     to_rgb: nn::Conv2D,
     image_size: i64,
-    /// LeakyReLU 0.2 as a fixed PReLU weight: one fused kernel each way (tch's leaky_relu has no slope).
-    slope: Tensor,
 }
 
 impl Generator {
@@ -76,10 +135,16 @@ impl Generator {
         let mut decoder = Vec::new();
         let mut in_channels = deepest;
         for (j, &o) in cfg.decoder_channels.iter().enumerate() {
-            let up = nn::ConvTransposeConfig { stride: 2, padding: 1, bias: false, ..Default::default() };
+            let up = nn::ConvTransposeConfig {
+                stride: UpBlock::STRIDE,
+                padding: UpBlock::PADDING,
+                bias: false,
+                ..Default::default()
+            };
             decoder.push(UpBlock {
                 conv: nn::conv_transpose2d(p / "decoder" / j / "conv", in_channels, o, 4, up),
                 norm: nn::batch_norm2d(p / "decoder" / j / "norm", o, Default::default()),
+                folded: None,
             });
             in_channels = o + if j < levels { widths[levels - 1 - j] } else { 0 };
         }
@@ -90,8 +155,15 @@ impl Generator {
             in_channels = o;
         }
         let to_rgb = nn::conv2d(p / "to_rgb", in_channels, 3, 3, nn::ConvConfig { padding: 1, ..Default::default() });
-        let slope = Tensor::from_slice(&[LEAKY_SLOPE]).to_device(p.device());
-        Self { encoder, bottleneck, decoder, head, to_rgb, image_size: cfg.image_size, slope }
+        Self { encoder, bottleneck, decoder, head, to_rgb, image_size: cfg.image_size }
+    }
+
+    /// Folds every eval-mode BatchNorm into its conv. Eval-mode forwards use the folded weights
+    /// from then on, so call it once θ and the running statistics are final.
+    pub fn fold_batch_norm(&mut self) {
+        let _guard = tch::no_grad_guard();
+        self.encoder.iter_mut().chain(&mut self.bottleneck).chain(&mut self.head).for_each(ConvBlock::fold);
+        self.decoder.iter_mut().for_each(UpBlock::fold);
     }
 
     /// Images in [0, 1], shape `(n, 3, S, S)`. `train` selects batch statistics in BatchNorm.
@@ -99,22 +171,22 @@ impl Generator {
         let mut skips = vec![z.shallow_clone()];
         let mut x = z.shallow_clone();
         for block in &self.encoder {
-            x = block.forward_t(&x, train, &self.slope);
+            x = block.forward_t(&x, train);
             skips.push(x.shallow_clone());
         }
         skips.pop(); // the deepest level feeds the bottleneck, not a skip
         for block in &self.bottleneck {
-            x = block.forward_t(&x, train, &self.slope);
+            x = block.forward_t(&x, train);
         }
         for up in &self.decoder {
-            x = up.norm.forward_t(&x.apply(&up.conv), train).prelu(&self.slope);
+            x = up.forward_t(&x, train);
             if let Some(skip) = skips.pop() {
                 x = Tensor::cat(&[x, skip], 1);
             }
         }
         x = x.upsample_bilinear2d([self.image_size, self.image_size], false, None, None);
         for block in &self.head {
-            x = block.forward_t(&x, train, &self.slope);
+            x = block.forward_t(&x, train);
         }
         x.apply(&self.to_rgb).sigmoid()
     }

@@ -196,13 +196,31 @@ impl Projection {
     }
 }
 
-/// Small extension used across the model code.
+/// LeakyReLU with any slope, one kernel each way.
 pub(crate) trait LeakyRelu {
     fn leaky_relu_with_slope(&self, slope: f64) -> Tensor;
 }
 
 impl LeakyRelu for Tensor {
+    /// tch's `leaky_relu` has no slope argument, but `leaky_relu_backward(grad = x, x)` is exactly
+    /// leaky(x), and its gradient with respect to `grad` is `leaky_relu_backward` again. The
+    /// other argument only supplies the sign, so it is detached.
     fn leaky_relu_with_slope(&self, slope: f64) -> Tensor {
-        self.maximum(&(self * slope))
+        self.detach().leaky_relu_backward(self, slope, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaky_relu_with_slope_has_the_right_value_and_gradient() {
+        let x = Tensor::from_slice(&[-2.0f32, -0.5, 0.5, 3.0]).set_requires_grad(true);
+        let y = x.leaky_relu_with_slope(0.2);
+        let expected = Tensor::from_slice(&[-0.4f32, -0.1, 0.5, 3.0]);
+        assert!(y.allclose(&expected, 1e-6, 1e-7, false));
+        let grad = Tensor::run_backward(&[(&y * Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0])).sum(Kind::Float)], &[&x], false, false);
+        assert!(grad[0].allclose(&Tensor::from_slice(&[0.2f32, 0.4, 3.0, 4.0]), 1e-6, 1e-7, false));
     }
 }

@@ -55,6 +55,14 @@ impl Model {
         self.vars.device()
     }
 
+    /// Fixes θ for restoration: g gets no gradients, and eval-mode renders run with BatchNorm
+    /// folded into the convs. Training never calls this.
+    pub fn frozen(mut self) -> Self {
+        self.vars.freeze();
+        self.generator.fold_batch_norm();
+        self
+    }
+
     /// g(f_φ(s)) for every row of φ; `train` puts g's BatchNorm in batch-statistics mode.
     pub fn render(&self, phi: &Tensor, train: bool) -> Tensor {
         self.generator.forward_t(&self.latent.forward(&self.noise, phi), train)
