@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source pipelines/common.sh
-device=${1:-cpu} frames=${2:-4} iterations=${3:-60}
+device=${1:-cpu} frames=${2:-4} iterations=${3:-20}
 clip=$OPENCV_DATA/vtest.avi
 src="filesrc location=$clip ! decodebin ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=720,height=576 ! identity eos-after=$frames"
 common="model=$LCM_MODEL device=$device iterations=$iterations"

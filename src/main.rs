@@ -75,6 +75,9 @@ enum BenchCommand {
         /// Steps of the cold reference restore.
         #[arg(long, default_value_t = 1000)]
         cold_steps: usize,
+        /// Steps per frame of the warm and cold runs whose flicker is compared (the elements' default).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
     },
@@ -701,7 +704,7 @@ fn run_bench(bench: BenchCommand) -> Result<()> {
             println!("| impl | preset | tiles | median ms/step | ≈GFLOP/s |\n|---|---|---|---|---|");
             println!("| lcm (tch) | {preset} | {tiles} | {ms:.2} | {gflops:.1} |");
         }
-        BenchCommand::Warm { model, input, task, scale, frames, crop, cold_steps, device } => {
+        BenchCommand::Warm { model, input, task, scale, frames, crop, cold_steps, steps, device } => {
             let device = device.resolve()?;
             let model = Model::load(&model, device)?.frozen();
             let task = task.task(scale);
@@ -718,29 +721,59 @@ fn run_bench(bench: BenchCommand) -> Result<()> {
             };
             let region = |t: &Tensor| if task == Task::Inpaint { Some(1.0 - eval::centre_hole(t.size()[1], t.size()[2], 0.4)) } else { None };
             let psnr = |out: &Tensor, t: &Tensor| lcm::metrics::psnr(&out.to_device(tch::Device::Cpu), t, region(t).as_ref());
+            // Every probe up to CURVE_UNTIL steps is measured (the PSNR-vs-steps table); beyond
+            // it, only until both starts are within 0.2 dB of the long cold restore.
+            const CURVE_UNTIL: usize = 200;
+            let probes: Vec<usize> = [5, 10, 20, 40, 60, 100, 150, 200, 300, 500, 1000].into_iter().filter(|&k| k <= cold_steps).collect();
+            // Sums over frames 1.. of (warm PSNR, cold PSNR, warm loss, cold loss) at each probe.
+            let mut curve = vec![[0.0f64; 4]; probes.iter().filter(|&&k| k <= CURVE_UNTIL).count()];
+            let mut reference_loss = 0.0;
             println!("| frame | cold {cold_steps} PSNR | warm steps to within 0.2 dB | cold steps to within 0.2 dB |\n|---|---|---|---|");
-            let probe = [5usize, 10, 20, 40, 60, 100, 150, 200, 300, 500, 1000];
             let mut engine = lcm::Engine::new();
             let mut warm_outputs = Vec::new();
             let mut cold_outputs = Vec::new();
             for (i, truth) in truths.iter().enumerate() {
                 let obs = observe(truth);
-                let long = RestoreOptions { steps: cold_steps, ..Default::default() };
-                let reference = psnr(&lcm::restore::restore_with(&model, task, &obs, &long, None).image, truth);
-                let steps_to = |warm: Option<&lcm::Engine>| -> Option<usize> {
-                    probe.iter().copied().filter(|&k| k <= cold_steps).find(|&k| {
-                        let opts = RestoreOptions { steps: k, ..Default::default() };
-                        let previous = warm.and_then(|e| e.previous());
-                        psnr(&lcm::restore::restore_with(&model, task, &obs, &opts, previous).image, truth) >= reference - 0.2
-                    })
+                // (PSNR against the truth, final MAP loss on the evidence) after k steps.
+                let restored = |k: usize, warm: bool| {
+                    let opts = RestoreOptions { steps: k, ..Default::default() };
+                    let previous = if warm { engine.previous() } else { None };
+                    let r = lcm::restore::restore_with(&model, task, &obs, &opts, previous);
+                    (psnr(&r.image, truth), r.losses.last().copied().unwrap_or(f64::NAN))
                 };
-                let warm_needed = if i > 0 { steps_to(Some(&engine)) } else { None };
-                let cold_needed = steps_to(None);
+                let (reference, loss) = restored(cold_steps, false);
+                if i > 0 {
+                    reference_loss += loss;
+                }
+                let (mut warm_needed, mut cold_needed) = (None, None);
+                for (j, &k) in probes.iter().enumerate() {
+                    if k > CURVE_UNTIL && cold_needed.is_some() && (i == 0 || warm_needed.is_some()) {
+                        break;
+                    }
+                    let (cold, cold_loss) = restored(k, false);
+                    cold_needed = cold_needed.or((cold >= reference - 0.2).then_some(k));
+                    if i > 0 {
+                        let (warm, warm_loss) = restored(k, true);
+                        warm_needed = warm_needed.or((warm >= reference - 0.2).then_some(k));
+                        if let Some(point) = curve.get_mut(j) {
+                            for (sum, v) in point.iter_mut().zip([warm, cold, warm_loss, cold_loss]) {
+                                *sum += v;
+                            }
+                        }
+                    }
+                }
                 let show = |v: Option<usize>| v.map_or("–".into(), |v| v.to_string());
                 println!("| {i} | {reference:.2} | {} | {} |", if i == 0 { "(first frame)".into() } else { show(warm_needed) }, show(cold_needed));
-                let opts = RestoreOptions { steps: 60, ..Default::default() };
+                let opts = RestoreOptions { steps, ..Default::default() };
                 warm_outputs.push(engine.restore(&model, task, &obs, &opts, true).image.to_device(tch::Device::Cpu));
                 cold_outputs.push(lcm::restore::restore_with(&model, task, &obs, &opts, None).image.to_device(tch::Device::Cpu));
+            }
+            let later = truths.len().saturating_sub(1).max(1) as f64;
+            println!("\nmeans over frames 1–{}; MAP loss summed over tiles, cold {cold_steps} steps: {:.5}", truths.len() - 1, reference_loss / later);
+            println!("| steps | warm PSNR | cold PSNR | warm loss | cold loss |\n|---|---|---|---|---|");
+            for (k, point) in probes.iter().zip(&curve) {
+                let [wp, cp, wl, cl] = point.map(|v| v / later);
+                println!("| {k} | {wp:.2} | {cp:.2} | {wl:.5} | {cl:.5} |");
             }
             let flicker = |outs: &[Tensor]| {
                 let n = outs.len().saturating_sub(1).max(1) as f64;
@@ -748,7 +781,7 @@ fn run_bench(bench: BenchCommand) -> Result<()> {
                     f64::try_from(((&o[1] - &o[0]) - (&t[1] - &t[0])).abs().mean(Kind::Float)).unwrap()
                 }).sum::<f64>() / n
             };
-            println!("\nflicker (mean |Δoutput − Δtruth|, 60 steps/frame): warm {:.5}, cold {:.5}", flicker(&warm_outputs), flicker(&cold_outputs));
+            println!("\nflicker (mean |Δoutput − Δtruth|, {steps} steps/frame): warm {:.5}, cold {:.5}", flicker(&warm_outputs), flicker(&cold_outputs));
         }
         BenchCommand::Train { preset, batch, steps, device } => {
             let device = device.resolve()?;
