@@ -7,7 +7,7 @@ clip=${1:-$OPENCV_DATA/vtest.avi}
 out=${2:-$LCM_ROOT/out/inpaint}
 rect=${3:-330,120,96,72}
 frames=${4:-50}
-iterations=${5:-40}
+iterations=${5:-20}
 size=${6:-768x576}
 width=${size%x*} height=${size#*x}
 IFS=, read -r x y w h <<<"$rect"
