@@ -82,8 +82,17 @@ pub fn cuda_available() -> bool {
 }
 
 impl DeviceChoice {
-    /// The concrete device; `auto` is CUDA when available, else CPU.
+    /// The concrete device; `auto` is CUDA when available, else CPU. On CUDA this also turns on
+    /// cuDNN's autotuner: a restoration repeats one set of shapes for every step and frame.
     pub fn resolve(self) -> Result<Device> {
+        let device = self.resolve_unconfigured()?;
+        if device.is_cuda() {
+            tch::Cuda::cudnn_set_benchmark(true);
+        }
+        Ok(device)
+    }
+
+    fn resolve_unconfigured(self) -> Result<Device> {
         match self {
             Self::Cpu => Ok(Device::Cpu),
             Self::Auto => Ok(if cuda_available() { Device::Cuda(0) } else { Device::Cpu }),
