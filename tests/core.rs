@@ -302,6 +302,23 @@ fn auto_device_is_cuda_on_a_gpu_machine() {
     assert_eq!(model.render(&phi, false).device(), Device::Cuda(0));
 }
 
+/// The CUDA path (folded, channels-last generator; cuDNN autotuner) restores like the CPU one.
+#[test]
+#[cfg_attr(not(feature = "cuda-tests"), ignore = "needs a GPU: cargo test --features cuda-tests")]
+fn cuda_restoration_matches_the_cpu() {
+    let (path, patches, _) = common::trained_tiny();
+    let cuda = lcm::DeviceChoice::Cuda(0).resolve().unwrap();
+    let truth = patches.get(2);
+    let mask = lcm::eval::centre_hole(32, 32, 0.4);
+    let obs = Observation { evidence: &truth * &mask, mask: Some(mask) };
+    let opts = RestoreOptions { steps: 30, ..Default::default() };
+    let on = |device| restore_with(&Model::load(&path, device).unwrap().frozen(), Task::Inpaint, &obs, &opts, None);
+    let (cpu, gpu) = (on(Device::Cpu), on(cuda));
+    assert!(gpu.fallback.is_none() && gpu.losses.last() < gpu.losses.first(), "CUDA losses {:?}", gpu.losses);
+    let agreement = metrics::psnr(&gpu.image.to_device(Device::Cpu), &cpu.image, None);
+    assert!(agreement > 30.0, "CUDA and CPU restorations agree to only {agreement:.1} dB");
+}
+
 #[test]
 fn auto_device_falls_back_to_the_cpu_without_a_gpu() {
     if !lcm::device::cuda_available() {
