@@ -77,6 +77,44 @@ pub struct Restoration {
     pub warm_started: bool,
     /// The tiles φ belongs to.
     pub grid: TileGrid,
+    /// Adam's state at the end (none for SGD), so the next frame continues the same optimisation.
+    pub adam: Option<AdamState>,
+}
+
+/// Adam's moments of φ and the steps they have seen.
+pub struct AdamState {
+    pub first: Tensor,
+    pub second: Tensor,
+    pub steps: usize,
+}
+
+impl AdamState {
+    fn shallow_clone(&self) -> Self {
+        Self { first: self.first.shallow_clone(), second: self.second.shallow_clone(), steps: self.steps }
+    }
+}
+
+/// What one restoration hands the next frame: its tiles and task, φ, and Adam's state.
+pub struct WarmStart {
+    pub grid: TileGrid,
+    pub task: Task,
+    pub phi: Tensor,
+    pub adam: Option<AdamState>,
+}
+
+impl WarmStart {
+    fn of(task: Task, r: &Restoration) -> Self {
+        Self { grid: r.grid.clone(), task, phi: r.phi.shallow_clone(), adam: r.adam.as_ref().map(AdamState::shallow_clone) }
+    }
+
+    fn shallow_clone(&self) -> Self {
+        Self {
+            grid: self.grid.clone(),
+            task: self.task,
+            phi: self.phi.shallow_clone(),
+            adam: self.adam.as_ref().map(AdamState::shallow_clone),
+        }
+    }
 }
 
 /// Tile positions over a canvas, in output pixels.
@@ -172,10 +210,10 @@ fn pad_to(t: &Tensor, ch: i64, cw: i64) -> (Tensor, Tensor) {
     (padded, valid.constant_pad_nd(pad))
 }
 
-/// Restores images with one model; remembers the last frame's φ for warm starts.
+/// Restores images with one model; remembers the last frame's φ and optimiser state for warm starts.
 #[derive(Default)]
 pub struct Engine {
-    warm: Option<(TileGrid, Task, Tensor)>,
+    warm: Option<WarmStart>,
 }
 
 impl Engine {
@@ -183,9 +221,9 @@ impl Engine {
         Self::default()
     }
 
-    /// The previous frame's (grid, task, φ), for a one-off warm restore that leaves this engine as it is.
-    pub fn previous(&self) -> Option<(TileGrid, Task, Tensor)> {
-        self.warm.as_ref().map(|(g, t, p)| (g.clone(), *t, p.shallow_clone()))
+    /// The previous frame's state, for a one-off warm restore that leaves this engine as it is.
+    pub fn previous(&self) -> Option<WarmStart> {
+        self.warm.as_ref().map(WarmStart::shallow_clone)
     }
 
     /// Forgets the previous frame: the next restore starts from the seed φ.
@@ -199,7 +237,7 @@ impl Engine {
         let previous = self.warm.take().filter(|_| warm);
         let result = restore_with(model, task, obs, opts, previous);
         if result.fallback.is_none() {
-            self.warm = Some((result.grid.clone(), task, result.phi.shallow_clone()));
+            self.warm = Some(WarmStart::of(task, &result));
         }
         result
     }
@@ -221,13 +259,14 @@ fn grid_for(model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions)
     grid
 }
 
-/// One MAP restoration; `previous` is an earlier frame's (grid, task, φ) to warm-start from.
+/// One MAP restoration; `previous` is an earlier frame's state to warm-start from (used when its
+/// tiles and task match this one's).
 pub fn restore_with(
     model: &Model,
     task: Task,
     obs: &Observation,
     opts: &RestoreOptions,
-    previous: Option<(TileGrid, Task, Tensor)>,
+    previous: Option<WarmStart>,
 ) -> Restoration {
     let started = Instant::now();
     let device = model.device();
@@ -243,12 +282,16 @@ pub fn restore_with(
     let w = grid.cut(&weight, scale);
 
     let tiles = grid.len() as i64;
-    let warm_phi = previous.filter(|(g, t, _)| *g == grid && *t == task).map(|(_, _, phi)| phi);
-    let warm_started = warm_phi.is_some();
-    let phi = warm_phi.unwrap_or_else(|| model.initial_phi(tiles, opts.seed)).detach().copy();
+    let previous = previous.filter(|p| p.grid == grid && p.task == task);
+    let warm_started = previous.is_some();
+    let (phi, adam) = match previous {
+        Some(p) => (p.phi, p.adam.filter(|_| opts.optimizer == Optimizer::Adam)),
+        None => (model.initial_phi(tiles, opts.seed), None),
+    };
+    let phi = phi.detach().copy();
 
     // Grad mode is per thread: turn it on here whatever the calling thread had.
-    let (phi, losses) = tch::with_grad(|| optimise(model, task, &y, &w, phi, opts, started));
+    let (phi, adam, losses) = tch::with_grad(|| optimise(model, task, &y, &w, phi, adam, opts, started));
 
     let _guard = tch::no_grad_guard();
     let final_loss = losses.last().copied().unwrap_or(0.0);
@@ -262,6 +305,7 @@ pub fn restore_with(
             fallback: Some(format!("restoration diverged (final loss {final_loss})")),
             warm_started,
             grid,
+            adam: None,
         };
     }
     let rendered = model.render(&phi, false);
@@ -281,7 +325,7 @@ pub fn restore_with(
         _ => {}
     }
     let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
-    Restoration { image, phi, losses, fallback: None, warm_started, grid }
+    Restoration { image, phi, losses, fallback: None, warm_started, grid, adam }
 }
 
 /// Moves each pixel's colour so its channel mean is exactly the evidence gray while staying in
@@ -332,6 +376,22 @@ impl<'a> MapOptimizer<'a> {
         }
     }
 
+    /// Continues an earlier optimisation of the same tiles: Adam keeps its moments and step count,
+    /// so a warm-started frame takes steps sized by the history, not Adam's full first steps.
+    pub fn with_adam_state(mut self, state: Option<AdamState>) -> Self {
+        if let Some(s) = state {
+            // Copies: Adam updates its moments in place, and the caller's state may be reused.
+            self.moments = Some((s.first.copy(), s.second.copy()));
+            self.steps_taken = s.steps;
+        }
+        self
+    }
+
+    /// Adam's state now (none for SGD or before the first step).
+    pub fn adam_state(&self) -> Option<AdamState> {
+        self.moments.as_ref().map(|(m, v)| AdamState { first: m.detach(), second: v.detach(), steps: self.steps_taken })
+    }
+
     /// One step: render, degrade, loss, backward to φ, update, project. Returns the loss (summed
     /// over tiles) as a device tensor, so the loop never waits on the host.
     pub fn step(&mut self) -> Tensor {
@@ -366,17 +426,20 @@ fn back_project(task: Task, image: &Tensor, evidence: &Tensor) -> Tensor {
 }
 
 /// The step loop. Losses are read back to the host only every few steps.
+#[allow(clippy::too_many_arguments)]
 fn optimise(
     model: &Model,
     task: Task,
     y: &Tensor,
     w: &Tensor,
     phi: Tensor,
+    adam: Option<AdamState>,
     opts: &RestoreOptions,
     started: Instant,
-) -> (Tensor, Vec<f64>) {
+) -> (Tensor, Option<AdamState>, Vec<f64>) {
     const READBACK_EVERY: usize = 10;
-    let mut map = MapOptimizer::new(model, task, y.shallow_clone(), w.shallow_clone(), phi, opts.optimizer, opts.learning_rate);
+    let mut map = MapOptimizer::new(model, task, y.shallow_clone(), w.shallow_clone(), phi, opts.optimizer, opts.learning_rate)
+        .with_adam_state(adam);
     let mut pending: Vec<Tensor> = Vec::new();
     let mut losses: Vec<f64> = Vec::new();
     let mut best = f64::INFINITY;
@@ -402,7 +465,7 @@ fn optimise(
             }
         }
     }
-    (map.phi.detach(), losses)
+    (map.phi.detach(), map.adam_state(), losses)
 }
 
 pub(crate) fn adam_update(moments: &mut Option<(Tensor, Tensor)>, grad: &Tensor, step: usize, lr: f64) -> Tensor {

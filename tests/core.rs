@@ -216,9 +216,17 @@ fn warm_start_beats_cold_start_on_the_next_frame() {
     let opts = RestoreOptions { steps: 60, ..Default::default() };
     let mut engine = Engine::new();
     engine.restore(&model, task, &obs(&frames[0]), &opts, true);
+    // A one-off restore from the engine's state leaves that state as it was.
+    let stored = engine.previous().unwrap().adam.unwrap();
+    let (first, steps) = (stored.first.copy(), stored.steps);
+    restore_with(&model, task, &obs(&frames[1]), &opts, engine.previous());
+    assert!(engine.previous().unwrap().adam.unwrap().first.equal(&first));
+
     let warm = engine.restore(&model, task, &obs(&frames[1]), &opts, true);
     let cold = restore_with(&model, task, &obs(&frames[1]), &opts, None);
     assert!(warm.warm_started && !cold.warm_started);
+    // The warm frame continues the previous frame's Adam run.
+    assert_eq!((steps, warm.adam.as_ref().unwrap().steps), (60, 120));
     assert!(warm.losses.last().unwrap() < cold.losses.last().unwrap());
     engine.reset();
     assert!(!engine.restore(&model, task, &obs(&frames[2]), &opts, true).warm_started);
