@@ -5,8 +5,8 @@
 //!
 //! Restoration renders with g frozen and BatchNorm in eval mode, where each BatchNorm is an
 //! affine map per channel: [`Generator::fold_batch_norm`] folds it into the conv before it, so
-//! a MAP step runs one conv per layer instead of conv + BatchNorm, forward and backward, with
-//! activations and weights channels-last.
+//! a MAP step runs one conv per layer instead of conv + BatchNorm, forward and backward.
+//! Activations are channels-last throughout (training too), and so are the folded weights.
 
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
@@ -113,8 +113,6 @@ pub struct Generator {
     head: Vec<ConvBlock>,
     to_rgb: nn::Conv2D,
     image_size: i64,
-    /// Set by [`Generator::fold_batch_norm`]: eval-mode forwards run folded and channels-last.
-    folded: bool,
 }
 
 impl Generator {
@@ -167,7 +165,7 @@ impl Generator {
             in_channels = o;
         }
         let to_rgb = nn::conv2d(p / "to_rgb", in_channels, 3, 3, nn::ConvConfig { padding: 1, ..Default::default() });
-        Self { encoder, bottleneck, decoder, head, to_rgb, image_size: cfg.image_size, folded: false }
+        Self { encoder, bottleneck, decoder, head, to_rgb, image_size: cfg.image_size }
     }
 
     /// Folds every eval-mode BatchNorm into its conv. Eval-mode forwards use the folded weights
@@ -176,12 +174,11 @@ impl Generator {
         let _guard = tch::no_grad_guard();
         self.encoder.iter_mut().chain(&mut self.bottleneck).chain(&mut self.head).for_each(ConvBlock::fold);
         self.decoder.iter_mut().for_each(UpBlock::fold);
-        self.folded = true;
     }
 
     /// Images in [0, 1], shape `(n, 3, S, S)`. `train` selects batch statistics in BatchNorm.
     pub fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
-        let z = &if self.folded && !train { channels_last(z) } else { z.shallow_clone() };
+        let z = &channels_last(z); // the layout propagates through every layer
         let mut skips = vec![z.shallow_clone()];
         let mut x = z.shallow_clone();
         for block in &self.encoder {
