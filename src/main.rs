@@ -750,9 +750,10 @@ fn run_bench(bench: BenchCommand) -> Result<()> {
                     if k > CURVE_UNTIL && cold_needed.is_some() && (i == 0 || warm_needed.is_some()) {
                         break;
                     }
-                    let (cold, cold_loss) = restored(k, false);
+                    let on_curve = k <= CURVE_UNTIL;
+                    let (cold, cold_loss) = if on_curve || cold_needed.is_none() { restored(k, false) } else { (f64::NAN, f64::NAN) };
                     cold_needed = cold_needed.or((cold >= reference - 0.2).then_some(k));
-                    if i > 0 {
+                    if i > 0 && (on_curve || warm_needed.is_none()) {
                         let (warm, warm_loss) = restored(k, true);
                         warm_needed = warm_needed.or((warm >= reference - 0.2).then_some(k));
                         if let Some(point) = curve.get_mut(j) {
