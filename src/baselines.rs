@@ -76,7 +76,7 @@ pub fn deep_image_prior(
     }
     tch::manual_seed(seed as i64);
     let vars = tch::nn::VarStore::new(device);
-    let generator = crate::model::Generator::new(&vars.root(), config);
+    let generator = crate::model::Generator::new(&vars.root(), config, crate::model::generator::WeightInit::Random);
     let side = config.latent_size();
     let z = Tensor::rand([1, config.latent_depth(), side, side], (Kind::Float, device)) * 0.1;
     let y = evidence.to_kind(Kind::Float).unsqueeze(0);

@@ -17,15 +17,6 @@ pub enum Task {
 }
 
 impl Task {
-    pub fn parse(name: &str, scale: i64) -> Option<Self> {
-        match name {
-            "inpaint" => Some(Self::Inpaint),
-            "superres" => Some(Self::SuperRes { scale }),
-            "colorize" => Some(Self::Colorize),
-            _ => None,
-        }
-    }
-
     pub fn name(&self) -> &'static str {
         match self {
             Self::Inpaint => "inpaint",

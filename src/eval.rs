@@ -51,7 +51,7 @@ pub struct Case {
     pub region: Option<Tensor>,
 }
 
-pub use crate::mask::centre_hole;
+use crate::mask::centre_hole;
 
 /// Known-pixel mask with `lines` random straight scratches, 1–3 px wide, like film damage.
 pub fn scratches(height: i64, width: i64, lines: usize, rng: &mut SplitMix64) -> Tensor {

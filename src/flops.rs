@@ -6,21 +6,18 @@ use crate::model::ModelConfig;
 pub fn generator_macs(cfg: &ModelConfig) -> i64 {
     let mut macs = 0;
     let mut side = cfg.latent_size();
-    let mut widths = vec![cfg.latent_depth()];
-    for &o in &cfg.encoder_channels {
+    let widths = cfg.encoder_widths();
+    for pair in widths.windows(2) {
         side /= 2;
-        macs += widths.last().unwrap() * o * 16 * side * side;
-        widths.push(o);
+        macs += pair[0] * pair[1] * 16 * side * side;
     }
-    let deepest = *widths.last().unwrap();
+    let deepest = *widths.last().expect("widths is never empty");
     macs += cfg.bottleneck_dilations.len() as i64 * deepest * deepest / cfg.bottleneck_groups * 9 * side * side;
-    let levels = cfg.encoder_channels.len();
-    let mut in_channels = deepest;
-    for (j, &o) in cfg.decoder_channels.iter().enumerate() {
+    let (stages, mut in_channels) = cfg.decoder_stages();
+    for (i, o) in stages {
         // A stride-2 transposed conv touches every input pixel with the whole 4×4 kernel.
-        macs += in_channels * o * 16 * side * side;
+        macs += i * o * 16 * side * side;
         side *= 2;
-        in_channels = o + if j < levels { widths[levels - 1 - j] } else { 0 };
     }
     side *= 2;
     for &o in &cfg.head_channels {

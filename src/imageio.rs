@@ -33,7 +33,7 @@ pub fn save(image: &Tensor, path: &Path) -> Result<()> {
     let (c, h, w) = image.size3().context("image must be (C, H, W)")?;
     let pixels = to_interleaved(image);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {}", dir.display()))?;
     }
     let color = if c == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
     image::save_buffer(path, &pixels, w as u32, h as u32, color).with_context(|| format!("cannot write {}", path.display()))

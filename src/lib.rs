@@ -16,6 +16,7 @@ pub mod data;
 pub mod device;
 pub mod eval;
 pub mod flops;
+pub mod holdout;
 pub mod imageio;
 pub mod loss;
 pub mod mask;

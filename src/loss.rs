@@ -43,12 +43,7 @@ pub fn mse(d: &Tensor) -> Tensor {
     d.square().mean_dim([1, 2, 3].as_slice(), false, Kind::Float)
 }
 
-/// The objective of training and restoration: Lap-L1 + MSE.
-pub fn reconstruction(d: &Tensor) -> Tensor {
-    laplacian_l1(d) + mse(d)
-}
-
-/// [`reconstruction`] with its blur kernel built once, for step loops.
+/// The objective of training and restoration, Lap-L1 + MSE, with its blur kernel built once.
 pub struct Reconstruction {
     kernel: Tensor,
 }

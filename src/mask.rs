@@ -7,9 +7,13 @@ use tch::{Kind, Tensor};
 
 /// A damage image (non-black = missing) scaled to `height`×`width` (nearest).
 pub fn from_image(path: &Path, height: i64, width: i64) -> Result<Tensor> {
-    let gray = crate::imageio::load_gray(path)?;
-    let scaled = gray.unsqueeze(0).upsample_nearest2d([height, width], None, None).squeeze_dim(0);
-    Ok(scaled.le(0.5 / 255.0).to_kind(Kind::Float))
+    Ok(scaled(&crate::imageio::load_gray(path)?, height, width))
+}
+
+/// A damage image `(1, h, w)` already in memory (non-black = missing) scaled to `height`×`width`.
+pub fn scaled(damage: &Tensor, height: i64, width: i64) -> Tensor {
+    let scaled = damage.unsqueeze(0).upsample_nearest2d([height, width], None, None).squeeze_dim(0);
+    scaled.le(0.5 / 255.0).to_kind(Kind::Float)
 }
 
 /// The rectangle at (`x`, `y`) of `w`×`h` missing, clipped to the image.

@@ -4,6 +4,8 @@
 //! are optimised as one batch. Tiles are blended back with a smooth window. The per-tile φ of the
 //! last frame is kept so the next frame can warm-start tile by tile.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tch::{Kind, Tensor};
@@ -33,11 +35,11 @@ pub struct RestoreOptions {
     pub keep_known: bool,
     /// Seed of the cold-start φ.
     pub seed: u64,
-    /// Stop once the loss improved by less than this fraction over `plateau_window` steps.
-    pub plateau_tolerance: Option<f64>,
-    pub plateau_window: usize,
     /// Stop stepping once this much time has been spent (the frame is still rendered).
     pub time_budget: Option<Duration>,
+    /// Stop stepping as soon as this is set (a pipeline shutting down or flushing); the frame
+    /// is still rendered from the φ reached so far.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RestoreOptions {
@@ -49,9 +51,8 @@ impl Default for RestoreOptions {
             tile_overlap: 16,
             keep_known: true,
             seed: 0,
-            plateau_tolerance: None,
-            plateau_window: 20,
             time_budget: None,
+            cancel: None,
         }
     }
 }
@@ -135,7 +136,8 @@ fn axis_positions(len: i64, tile: i64, overlap: i64, align: i64) -> Vec<i64> {
     if len <= tile {
         return vec![0];
     }
-    let stride = ((tile - overlap.clamp(0, tile - align)) / align * align).max(align);
+    // At most half a tile of overlap: beyond that tiles multiply without adding context.
+    let stride = ((tile - overlap.clamp(0, tile / 2)) / align * align).max(align);
     let last = len - tile;
     let mut p: Vec<i64> = (0..).map(|i| i * stride).take_while(|&p| p < last).collect();
     p.push(last);
@@ -442,28 +444,23 @@ fn optimise(
         .with_adam_state(adam);
     let mut pending: Vec<Tensor> = Vec::new();
     let mut losses: Vec<f64> = Vec::new();
-    let mut best = f64::INFINITY;
-    let mut best_at = 0;
+    let cancelled = || opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
     for step in 1..=opts.steps {
+        if cancelled() {
+            break;
+        }
         pending.push(map.step());
         if step % READBACK_EVERY == 0 || step == opts.steps {
             losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
             pending.clear();
-            let last = *losses.last().unwrap_or(&f64::NAN);
-            if !last.is_finite() {
-                break;
-            }
-            if let Some(tol) = opts.plateau_tolerance {
-                if last < best * (1.0 - tol) {
-                    (best, best_at) = (last, step);
-                } else if step - best_at >= opts.plateau_window {
-                    break;
-                }
-            }
-            if opts.time_budget.is_some_and(|b| started.elapsed() >= b) {
+            let diverged = !losses.last().is_some_and(|l| l.is_finite());
+            if diverged || opts.time_budget.is_some_and(|b| started.elapsed() >= b) {
                 break;
             }
         }
+    }
+    if !pending.is_empty() {
+        losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
     }
     (map.phi.detach(), map.adam_state(), losses)
 }

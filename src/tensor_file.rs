@@ -58,7 +58,7 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap<String,
 }
 
 /// Tells a damaged safetensors file (a JSON header after the 8-byte length) from a foreign one.
-pub(crate) fn header_error(path: &Path, bytes: &[u8], e: safetensors::SafeTensorError) -> anyhow::Error {
+fn header_error(path: &Path, bytes: &[u8], e: safetensors::SafeTensorError) -> anyhow::Error {
     if bytes.get(8) == Some(&b'{') {
         anyhow::anyhow!("{} is damaged or truncated ({e})", path.display())
     } else {

@@ -12,13 +12,14 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
+use crate::holdout::Holdout;
 use crate::loss;
 use crate::model::Model;
 use crate::restore::Optimizer;
 use crate::rng::SplitMix64;
 use crate::tensor_file;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Total joint optimisation steps.
     pub steps: usize,
@@ -63,6 +64,22 @@ impl<'de> Deserialize<'de> for Optimizer {
             other => Err(serde::de::Error::custom(format!("unknown optimizer {other}"))),
         }
     }
+}
+
+/// What training records in a model file: its data, the holdout, the recipe and the outcome.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainingSummary {
+    /// The inputs as given to `lcm train`.
+    pub data: Vec<String>,
+    pub holdout: Holdout,
+    pub patches: usize,
+    pub steps: usize,
+    pub train_config: Option<TrainConfig>,
+    /// Mean loss of the last 50 steps.
+    pub final_loss: Option<f64>,
+    pub wall_seconds_last_run: Option<f64>,
+    pub images_per_second: Option<f64>,
 }
 
 pub struct Trainer {

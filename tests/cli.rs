@@ -82,7 +82,8 @@ fn train_resume_restore_eval_info() {
     assert_eq!(report["frames"], 6);
     for method in ["input", "lcm", "classical"] {
         for key in ["psnr", "ssim", "lpips", "vgg", "seconds_per_frame"] {
-            assert!(report["methods"][method].get(key).is_some(), "{method}.{key} missing from the report");
+            let value = report["methods"][method][key].as_f64();
+            assert!(value.is_some_and(f64::is_finite), "{method}.{key} is {value:?}, not a number");
         }
     }
     let psnr = |m: &str| report["methods"][m]["psnr"].as_f64().unwrap();
@@ -111,4 +112,52 @@ fn bad_input_gives_one_clear_line_and_a_failure_code() {
     fails(&["restore", "--model", model, "--task", "inpaint", "--mask", "rect:1,2,3", photo, out], "four integers");
     fails(&["restore", "--model", model, "--task", "inpaint", photo, out], "needs --mask");
     fails(&["restore", "--model", model, "--task", "superres", "--scale", "3", photo, out], "scale must be 2, 4 or 8");
+}
+
+#[test]
+fn arguments_that_cannot_work_fail_before_any_work_naming_the_argument() {
+    let dir = common::temp_path("cli-args");
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = common::files();
+    let files = files.to_str().unwrap();
+    let out = dir.join("m.safetensors");
+    let out = out.to_str().unwrap();
+    // The training arguments with `flag` set to `value` (as `--flag=value`, so that clap does
+    // not take a negative value for a flag).
+    let with = |flag: &str, value: &str| -> Vec<String> {
+        let base = train_args(out, "20", files);
+        let mut args: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < base.len() {
+            if base[i] == flag {
+                i += 2;
+                continue;
+            }
+            args.push(base[i].to_string());
+            i += 1;
+        }
+        args.push(format!("{flag}={value}"));
+        args
+    };
+    for (flag, value) in [("--checkpoint-every", "0"), ("--patches", "0"), ("--steps", "0"), ("--batch", "0"), ("--lr", "-0.1"), ("--phi-lr", "nan")] {
+        let args = with(flag, value);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        fails(&args, flag);
+        assert!(started.elapsed().as_secs() < 10, "{flag} {value} was rejected only after {:?}", started.elapsed());
+    }
+    // Outputs are checked before training or evaluating, and name the path.
+    let folder = dir.to_str().unwrap();
+    fails(&train_args(folder, "20", files), folder);
+    assert!(!dir.with_extension("partial").exists(), "a failed train left a partial file");
+    let blocker = dir.join("a-file");
+    std::fs::write(&blocker, b"").unwrap();
+    let report = blocker.join("report.json");
+    let model = common::trained_tiny().0;
+    let started = std::time::Instant::now();
+    fails(
+        &["eval", "--model", model.to_str().unwrap(), "--task", "inpaint", "--input", files, "--device", "cpu", "--json", report.to_str().unwrap()],
+        report.to_str().unwrap(),
+    );
+    assert!(started.elapsed().as_secs() < 10, "eval failed on its --json path only after {:?}", started.elapsed());
 }

@@ -86,7 +86,7 @@ fn parity_with_pytorch_reference() {
     tensors.insert("residual".into(), residual.shallow_clone());
     tensors.insert("photo".into(), photo.shallow_clone());
     let img_b = (&photo + Tensor::randn_like(&photo) * 0.05).clamp(0.0, 1.0);
-    let region = lcm::eval::centre_hole(128, 128, 0.4).ones_like() - lcm::eval::centre_hole(128, 128, 0.4);
+    let region = lcm::mask::centre_hole(128, 128, 0.4).ones_like() - lcm::mask::centre_hole(128, 128, 0.4);
     tensors.insert("img_a".into(), photo.shallow_clone());
     tensors.insert("img_b".into(), img_b.shallow_clone());
     tensors.insert("region".into(), region.shallow_clone());
@@ -160,11 +160,11 @@ fn restoration_moves_phi_only_and_keeps_it_in_the_box() {
 }
 
 #[test]
-fn inpainting_keeps_known_pixels_bit_exact_and_beats_the_smooth_fill() {
+fn inpainting_keeps_known_pixels_bit_exact_and_comes_within_1_db_of_the_smooth_fill() {
     let (path, patches, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(2);
-    let mask = lcm::eval::centre_hole(32, 32, 0.4);
+    let mask = lcm::mask::centre_hole(32, 32, 0.4);
     let obs = Observation { evidence: &truth * &mask, mask: Some(mask.shallow_clone()) };
     let restored = restore_with(&model, Task::Inpaint, &obs, &RestoreOptions { steps: 200, ..Default::default() }, None);
     let known = mask.expand_as(&truth).to_kind(Kind::Bool);
@@ -174,7 +174,16 @@ fn inpainting_keeps_known_pixels_bit_exact_and_beats_the_smooth_fill() {
     let fill = metrics::psnr(&lcm::baselines::classical(Task::Inpaint, &obs.evidence, Some(&mask)), &truth, Some(&hole));
     let degraded = metrics::psnr(&obs.evidence, &truth, Some(&hole));
     assert!(ours > degraded + 5.0, "hole PSNR {ours} vs the empty hole {degraded}");
-    assert!(ours > fill - 1.0, "hole PSNR {ours} far below the smooth fill's {fill}");
+    assert!(ours > fill - 1.0, "hole PSNR {ours} more than 1 dB below the smooth fill's {fill}");
+}
+
+#[test]
+fn an_overlap_past_half_a_tile_never_multiplies_the_tiles() {
+    // 63 px of overlap on 64-px tiles once gave a stride of 1: 153 tiles on 80×72, 4,225 on 128².
+    assert_eq!(TileGrid::new(72, 80, 64, 63, 1).len(), 4);
+    assert_eq!(TileGrid::new(128, 128, 64, 63, 1).len(), 9);
+    assert_eq!(TileGrid::new(128, 128, 64, 1000, 4).len(), 9);
+    assert_eq!(TileGrid::new(128, 128, 64, -5, 1).len(), 4);
 }
 
 #[test]
@@ -317,7 +326,7 @@ fn cuda_restoration_matches_the_cpu() {
     let (path, patches, _) = common::trained_tiny();
     let cuda = lcm::DeviceChoice::Cuda(0).resolve().unwrap();
     let truth = patches.get(2);
-    let mask = lcm::eval::centre_hole(32, 32, 0.4);
+    let mask = lcm::mask::centre_hole(32, 32, 0.4);
     let obs = Observation { evidence: &truth * &mask, mask: Some(mask) };
     let opts = RestoreOptions { steps: 30, ..Default::default() };
     let on = |device| restore_with(&Model::load(&path, device).unwrap().frozen(), Task::Inpaint, &obs, &opts, None);

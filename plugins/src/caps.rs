@@ -54,3 +54,4 @@ pub fn scale_size(caps: &gst::Caps, factor: i32, up: bool) -> gst::Caps {
     }
     out
 }
+

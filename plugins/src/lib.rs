@@ -8,6 +8,7 @@
 use gst::glib;
 
 mod caps;
+mod filter;
 mod frame;
 mod lcmcolorize;
 mod lcminpaint;

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -23,6 +22,10 @@ pub const DEFAULT_WARM_START: bool = true;
 pub const DEFAULT_TILE_OVERLAP: u32 = 16;
 pub const DEFAULT_RESET_THRESHOLD: f64 = 0.08;
 pub const DEFAULT_MAX_TIME_PER_FRAME: u64 = 0;
+/// One hour: any budget a frame could sensibly get, and far inside `ClockTime`'s range.
+pub const MAX_TIME_PER_FRAME_LIMIT: u64 = 3_600_000;
+/// The largest overlap the property accepts; `start()` further limits it to half the model's tile.
+pub const TILE_OVERLAP_LIMIT: u32 = 64;
 
 /// Where the shipped model is looked for: `$LCM_MODEL_DIR`, the installed data dir, the source tree.
 pub fn default_model_path() -> PathBuf {
@@ -69,8 +72,9 @@ impl CommonSettings {
         self.model.clone().unwrap_or_else(default_model_path)
     }
 
-    pub fn restore_options(&self) -> RestoreOptions {
+    pub fn restore_options(&self, keep_known: bool) -> RestoreOptions {
         RestoreOptions {
+            keep_known,
             steps: self.iterations as usize,
             learning_rate: self.learning_rate,
             optimizer: Optimizer::Adam,
@@ -117,8 +121,8 @@ impl CommonSettings {
                 .build(),
             glib::ParamSpecUInt::builder("tile-overlap")
                 .nick("Tile overlap")
-                .blurb("Overlap in output pixels between neighbouring model-size tiles")
-                .maximum(512)
+                .blurb("Overlap in output pixels between neighbouring model-size tiles (at most half a tile)")
+                .maximum(TILE_OVERLAP_LIMIT)
                 .default_value(DEFAULT_TILE_OVERLAP)
                 .mutable_ready()
                 .build(),
@@ -133,6 +137,7 @@ impl CommonSettings {
             glib::ParamSpecUInt64::builder("max-time-per-frame")
                 .nick("Max time per frame")
                 .blurb("Budget in milliseconds for one frame's optimisation (caps the steps); 0 = no budget")
+                .maximum(MAX_TIME_PER_FRAME_LIMIT)
                 .default_value(DEFAULT_MAX_TIME_PER_FRAME)
                 .mutable_playing()
                 .build(),
@@ -151,48 +156,25 @@ impl CommonSettings {
         ]
     }
 
-    /// The latency this element adds: the per-frame budget when set, else the last frame's time.
-    pub fn processing_latency(&self, session: Option<&Session>) -> gst::ClockTime {
-        if self.max_time_per_frame > 0 {
-            return gst::ClockTime::from_mseconds(self.max_time_per_frame);
-        }
-        session.and_then(|s| s.last_duration).map_or(gst::ClockTime::ZERO, |d| gst::ClockTime::from_nseconds(d.as_nanos() as u64))
-    }
-
-    /// Read-only statistics of the running session, if `pspec` is one of them.
-    pub fn stats(session: Option<&Session>, pspec: &glib::ParamSpec) -> Option<glib::Value> {
-        let last = session.and_then(|s| s.last);
+    /// Applies a common property: `None` for names that are not common, `Err` naming what is
+    /// wrong with a value that cannot work.
+    pub fn set(&mut self, value: &glib::Value, pspec: &glib::ParamSpec) -> Option<Result<(), String>> {
+        let text = || value.get::<Option<String>>().ok().flatten().filter(|s| !s.is_empty());
         match pspec.name() {
-            "last-loss" => Some(last.map_or(-1.0, |l| l.0).to_value()),
-            "last-warm-started" => Some(last.is_some_and(|l| l.1).to_value()),
-            _ => None,
+            "model" => self.model = text().map(PathBuf::from),
+            "device" => match text().unwrap_or_else(|| DEFAULT_DEVICE.into()).parse() {
+                Ok(d) => self.device = d,
+                Err(e) => return Some(Err(format!("device: {e}"))),
+            },
+            "iterations" => self.iterations = value.get().ok()?,
+            "learning-rate" => self.learning_rate = value.get().ok()?,
+            "warm-start" => self.warm_start = value.get().ok()?,
+            "tile-overlap" => self.tile_overlap = value.get().ok()?,
+            "reset-threshold" => self.reset_threshold = value.get().ok()?,
+            "max-time-per-frame" => self.max_time_per_frame = value.get().ok()?,
+            _ => return None,
         }
-    }
-
-    /// Applies a common property; returns false for names that are not common.
-    pub fn set(&mut self, element: &gst::Element, cat: gst::DebugCategory, value: &glib::Value, pspec: &glib::ParamSpec) -> bool {
-        match pspec.name() {
-            "model" => self.model = value.get::<Option<String>>().expect("type checked").filter(|s| !s.is_empty()).map(PathBuf::from),
-            "device" => {
-                let text = value.get::<Option<String>>().expect("type checked").unwrap_or_else(|| DEFAULT_DEVICE.into());
-                match text.parse() {
-                    Ok(d) => self.device = d,
-                    Err(e) => {
-                        gst::element_warning!(element, gst::LibraryError::Settings, ("{e}"));
-                        return true;
-                    }
-                }
-            }
-            "iterations" => self.iterations = value.get().expect("type checked"),
-            "learning-rate" => self.learning_rate = value.get().expect("type checked"),
-            "warm-start" => self.warm_start = value.get().expect("type checked"),
-            "tile-overlap" => self.tile_overlap = value.get().expect("type checked"),
-            "reset-threshold" => self.reset_threshold = value.get().expect("type checked"),
-            "max-time-per-frame" => self.max_time_per_frame = value.get().expect("type checked"),
-            _ => return false,
-        }
-        gst::info!(cat, obj = element, "{} set to {:?}", pspec.name(), value);
-        true
+        Some(Ok(()))
     }
 
     pub fn get(&self, pspec: &glib::ParamSpec) -> Option<glib::Value> {
@@ -214,13 +196,6 @@ impl CommonSettings {
 pub type SharedModel = Arc<Mutex<Model>>;
 
 static MODELS: Lazy<Mutex<HashMap<(PathBuf, String), Weak<Mutex<Model>>>>> = Lazy::new(Default::default);
-static MODEL_LOADS: AtomicUsize = AtomicUsize::new(0);
-
-/// How many times a model file has been read from disk in this process (for tests and logs).
-pub fn model_loads() -> usize {
-    MODEL_LOADS.load(Ordering::SeqCst)
-}
-
 /// Loads a model once per (file, device); later callers get the same generator.
 pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedModel> {
     let key = (path.canonicalize().unwrap_or_else(|_| path.to_path_buf()), format!("{device:?}"));
@@ -230,7 +205,6 @@ pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedMo
     }
     lcm::device::retain_host_memory();
     let model = Model::load(path, device)?.frozen();
-    MODEL_LOADS.fetch_add(1, Ordering::SeqCst);
     let model = Arc::new(Mutex::new(model));
     cache.retain(|_, weak| weak.strong_count() > 0);
     cache.insert(key, Arc::downgrade(&model));
@@ -240,28 +214,30 @@ pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedMo
 /// One stream's restoration state, built in `start()` and dropped in `stop()`.
 pub struct Session {
     pub model: SharedModel,
-    pub tile_size: i64,
     engine: Engine,
     previous_evidence: Option<Tensor>,
-    /// Final loss and warm-start flag of the last frame.
-    last: Option<(f64, bool)>,
-    /// How long the last frame took.
-    last_duration: Option<Duration>,
 }
 
 impl Session {
-    /// Resolves the device and loads (or shares) the model; errors name the file and the reason.
+    /// Resolves the device and loads (or shares) the model; errors name the file, the property
+    /// and the reason.
     pub fn open(settings: &CommonSettings) -> Result<Self, gst::ErrorMessage> {
         let path = settings.model_path();
         let device = settings
             .device
             .resolve()
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("Invalid device {}: {e}", settings.device)))?;
         let model = shared_model(&path, device).map_err(|e| {
             gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot load model {}: {e:#}", path.display()))
         })?;
-        let tile_size = model.lock().unwrap_or_else(|e| e.into_inner()).config.image_size;
-        Ok(Self { model, tile_size, engine: Engine::new(), previous_evidence: None, last: None, last_duration: None })
+        let tile = model.lock().unwrap_or_else(|e| e.into_inner()).config.image_size;
+        if i64::from(settings.tile_overlap) > tile / 2 {
+            return Err(gst::error_msg!(
+                gst::LibraryError::Settings,
+                ("Invalid tile-overlap {}: at most half the model's {tile}-pixel tile ({})", settings.tile_overlap, tile / 2)
+            ));
+        }
+        Ok(Self { model, engine: Engine::new(), previous_evidence: None })
     }
 
     /// Forgets the previous frame (flush, seek, discontinuity, caps change).
@@ -271,7 +247,7 @@ impl Session {
     }
 
     /// Restores one frame; restarts cold on a scene cut (mean evidence change above the threshold).
-    pub fn restore(&mut self, task: Task, obs: &Observation, settings: &CommonSettings) -> Restoration {
+    pub fn restore(&mut self, task: Task, obs: &Observation, settings: &CommonSettings, opts: &RestoreOptions) -> Restoration {
         let evidence = obs.evidence.to_kind(Kind::Float);
         if let Some(previous) = &self.previous_evidence {
             let cut = previous.size() != evidence.size()
@@ -281,19 +257,7 @@ impl Session {
             }
         }
         self.previous_evidence = Some(evidence);
-        let started = std::time::Instant::now();
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        let restored = self.engine.restore(&model, task, obs, &settings.restore_options(), settings.warm_start);
-        self.last = Some((restored.losses.last().copied().unwrap_or(-1.0), restored.warm_started));
-        self.last_duration = Some(started.elapsed());
-        restored
-    }
-}
-
-/// Adds an element's processing time to a latency query already answered upstream.
-pub fn add_latency(query: &mut gst::QueryRef, processing: gst::ClockTime) {
-    if let gst::QueryViewMut::Latency(q) = query.view_mut() {
-        let (live, min, max) = q.result();
-        q.set(live, min + processing, max.map(|m| m + processing));
+        self.engine.restore(&model, task, obs, opts, settings.warm_start)
     }
 }

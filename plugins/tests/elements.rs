@@ -1,69 +1,12 @@
 //! The three elements on real frames with the shipped model: caps, pixels, warm start, sharing,
 //! long clips and bad input.
 
-use std::path::{Path, PathBuf};
-use std::sync::Once;
-
 use gst::prelude::*;
 use gst_check::Harness;
 use tch::{Kind, Tensor};
 
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstlcm::plugin_register_static().expect("lcm plugin registers");
-    });
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The shipped model (`LCM_TEST_MODEL` may point elsewhere while developing).
-fn model() -> String {
-    std::env::var("LCM_TEST_MODEL")
-        .unwrap_or_else(|_| root().join("models/natural-small.safetensors").to_string_lossy().to_string())
-}
-
-/// A real vtest.avi frame (from the test fixtures) shrunk to `width`×`height`, `(3, H, W)`.
-fn real_frame(index: usize, width: i64, height: i64) -> Tensor {
-    let frame = lcm::imageio::load_rgb(&root().join(format!("tests/files/vtest_{index:02}.png"))).unwrap();
-    lcm::degrade::lanczos_resize(&frame.unsqueeze(0), height, width).squeeze_dim(0).clamp(0.0, 1.0)
-}
-
-fn caps(format: &str, width: i64, height: i64) -> gst::Caps {
-    gst::Caps::builder("video/x-raw")
-        .field("format", format)
-        .field("width", width as i32)
-        .field("height", height as i32)
-        .field("framerate", gst::Fraction::new(25, 1))
-        .build()
-}
-
-fn rgb_buffer(image: &Tensor, pts: u64) -> gst::Buffer {
-    let mut buffer = gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(image));
-    buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(pts * 40));
-    buffer
-}
-
-fn gray_buffer(image: &Tensor) -> gst::Buffer {
-    let gray = lcm::degrade::gray(&image.unsqueeze(0)).squeeze_dim(0);
-    gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&gray))
-}
-
-/// Output buffer → `(3, H, W)` (packed RGB).
-fn rgb_image(buffer: &gst::Buffer, width: i64, height: i64) -> Tensor {
-    let map = buffer.map_readable().unwrap();
-    lcm::imageio::from_interleaved(map.as_slice(), height, width, 3)
-}
-
-/// A harness around one element given as a launch fragment, e.g. `lcmsuperres scale=2`.
-fn harness(description: &str) -> Harness {
-    init();
-    let element = gst::parse::launch(&format!("{description} model={} device=cpu", model())).unwrap();
-    Harness::with_element(&element, Some("sink"), Some("src"))
-}
+mod common;
+use common::*;
 
 #[test]
 fn plugin_lists_three_documented_elements() {
@@ -221,37 +164,27 @@ fn warm_start_carries_over_and_a_flush_restarts_cold() {
 
 #[test]
 fn elements_with_the_same_model_share_one_generator() {
-    let before = gstlcm::session::model_loads();
-    let mut a = harness("lcminpaint mask-rect=0,0,4,4 iterations=1");
-    let mut b = harness("lcmcolorize iterations=1");
+    init();
+    // A private copy of the model, so that no test running in parallel shares its cache entry.
+    let path = std::env::temp_dir().join(format!("lcm-share-{}.safetensors", std::process::id()));
+    std::fs::copy(model(), &path).unwrap();
+    let first = gstlcm::session::shared_model(&path, tch::Device::Cpu).unwrap();
+    let again = gstlcm::session::shared_model(&path, tch::Device::Cpu).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "a second user of the same file loaded it again");
+    let element = |description: &str| {
+        let element = gst::parse::launch(&format!("{description} model={} device=cpu", path.display())).unwrap();
+        Harness::with_element(&element, Some("sink"), Some("src"))
+    };
+    let mut a = element("lcminpaint mask-rect=0,0,4,4 iterations=1");
+    let mut b = element("lcmcolorize iterations=1");
     a.set_src_caps(caps("RGB", 16, 16));
     b.set_src_caps(caps("GRAY8", 16, 16));
     let frame = real_frame(0, 16, 16);
     a.push_and_pull(rgb_buffer(&frame, 0)).unwrap();
     b.push_and_pull(gray_buffer(&frame)).unwrap();
-    // Other tests run in parallel and may load it too, but never twice at the same time as us.
-    assert!(gstlcm::session::model_loads() - before <= 1, "the model was loaded more than once");
-}
-
-/// Plays to EOS; the error message from the bus if anything fails (state changes included).
-fn run_to_eos(pipeline: &gst::Element) -> Result<(), String> {
-    let bus = pipeline.bus().unwrap();
-    let started = pipeline.set_state(gst::State::Playing);
-    let result = loop {
-        if started.is_err() && bus.peek().is_none() {
-            break Err("state change failed without an error message".into());
-        }
-        match bus.timed_pop(gst::ClockTime::from_seconds(300)) {
-            None => break Err("timed out".into()),
-            Some(msg) => match msg.view() {
-                gst::MessageView::Eos(_) => break Ok(()),
-                gst::MessageView::Error(e) => break Err(format!("{} ({:?})", e.error(), e.debug())),
-                _ => {}
-            },
-        }
-    };
-    pipeline.set_state(gst::State::Null).unwrap();
-    result
+    assert_eq!(std::sync::Arc::strong_count(&first), 4, "the two elements do not both use the loaded generator");
+    drop((a, b));
+    assert_eq!(std::sync::Arc::strong_count(&first), 2, "stopped elements still hold the generator");
 }
 
 /// 200 real frames through each element: every buffer comes out, in order, timestamps intact.
@@ -264,27 +197,13 @@ fn a_200_frame_clip_passes_every_element_without_loss() {
         "lcmsuperres scale=2",
         "videoconvert ! video/x-raw,format=GRAY8 ! lcmcolorize",
     ] {
-        let pipeline = gst::parse::launch(&format!(
+        let samples = collect_outputs(&format!(
             "filesrc location={clip} ! decodebin ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=40,height=30 ! identity eos-after=200 ! \
              {element} iterations=1 model={} device=cpu ! appsink name=sink sync=false",
             model()
         ))
-        .unwrap();
-        let sink = pipeline.clone().downcast::<gst::Bin>().unwrap().by_name("sink").unwrap();
-        let sink = sink.downcast::<gst_app::AppSink>().unwrap();
-        let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = times.clone();
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |s| {
-                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    seen.lock().unwrap().push(sample.buffer().unwrap().pts());
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
-        run_to_eos(&pipeline).unwrap_or_else(|e| panic!("{element}: {e}"));
-        let times = times.lock().unwrap();
+        .unwrap_or_else(|e| panic!("{element}: {e}"));
+        let times: Vec<_> = samples.iter().map(|s| s.buffer().unwrap().pts()).collect();
         assert_eq!(times.len(), 200, "{element} lost frames");
         assert!(times.windows(2).all(|p| p[0] < p[1]), "{element} reordered or lost timestamps");
     }
@@ -308,18 +227,29 @@ fn missing_or_corrupt_models_fail_the_state_change_with_the_file_name() {
 #[test]
 fn odd_sizes_and_formats_give_correct_output() {
     init();
-    for (w, h, element) in [
-        (1, 1, "lcmsuperres scale=2"),
-        (7, 5, "lcminpaint mask-rect=1,1,3,2"),
-        (7, 5, "lcmcolorize"),
-        (1921, 1081, "lcminpaint mask-rect=900,500,40,30"),
+    for (w, h, element, out_w, out_h) in [
+        (1, 1, "lcmsuperres scale=2", 2, 2),
+        (7, 5, "lcminpaint mask-rect=1,1,3,2", 7, 5),
+        (7, 5, "lcmcolorize", 7, 5),
+        (1921, 1081, "lcminpaint mask-rect=900,500,40,30", 1921, 1081),
     ] {
-        let pipeline = gst::parse::launch(&format!(
-            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=BGRx,width={w},height={h} ! {element} iterations=1 model={} device=cpu ! fakesink",
+        let outputs = collect_outputs(&format!(
+            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=BGRx,width={w},height={h} ! \
+             {element} iterations=1 model={} device=cpu ! video/x-raw,format=BGRx ! appsink name=sink",
             model()
         ))
-        .unwrap();
-        run_to_eos(&pipeline).unwrap_or_else(|e| panic!("{element} at {w}×{h}: {e}"));
+        .unwrap_or_else(|e| panic!("{element} at {w}×{h}: {e}"));
+        assert_eq!(outputs.len(), 1, "{element} at {w}×{h}: one frame in, one out");
+        let info = gst_video::VideoInfo::from_caps(outputs[0].caps().unwrap()).unwrap();
+        let bytes = outputs[0].buffer().unwrap().map_readable().unwrap();
+        assert_eq!((info.width(), info.height()), (out_w, out_h), "{element} at {w}×{h}: output size");
+        assert_eq!(bytes.len(), info.size(), "{element} at {w}×{h}: output byte count");
+        let stride = info.stride()[0] as usize;
+        let pixels: Vec<&[u8]> = (0..out_h as usize)
+            .flat_map(|y| (0..out_w as usize).map(move |x| y * stride + x * 4))
+            .map(|o| &bytes[o..o + 3])
+            .collect();
+        assert!(pixels.iter().any(|p| p.iter().any(|&v| v > 0)), "{element} at {w}×{h}: the output is all black");
     }
 }
 

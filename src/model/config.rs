@@ -102,11 +102,6 @@ impl ModelConfig {
         }
     }
 
-    pub fn with_latent(mut self, latent: LatentKind) -> Self {
-        self.latent = latent;
-        self
-    }
-
     /// Side of the latent tensor z.
     pub fn latent_size(&self) -> i64 {
         self.image_size / 4
@@ -114,6 +109,26 @@ impl ModelConfig {
 
     pub fn latent_depth(&self) -> i64 {
         *self.latent_channels.last().expect("latent_channels is never empty")
+    }
+
+    /// Channels at each encoder level: `[k]` at latent_size / 2^k, from z to the deepest.
+    pub fn encoder_widths(&self) -> Vec<i64> {
+        std::iter::once(self.latent_depth()).chain(self.encoder_channels.iter().copied()).collect()
+    }
+
+    /// (input, output) channels of every decoder stage, then the channels entering the head.
+    /// Stage j lands on encoder level levels-1-j and concatenates the skip from there (the
+    /// last stages, past z's level, have none).
+    pub fn decoder_stages(&self) -> (Vec<(i64, i64)>, i64) {
+        let widths = self.encoder_widths();
+        let levels = self.encoder_channels.len();
+        let mut in_channels = *widths.last().expect("widths is never empty");
+        let mut stages = Vec::new();
+        for (j, &o) in self.decoder_channels.iter().enumerate() {
+            stages.push((in_channels, o));
+            in_channels = o + if j < levels { widths[levels - 1 - j] } else { 0 };
+        }
+        (stages, in_channels)
     }
 
     /// Side of the noise input s (each unpadded 3×3 conv trims two pixels).

@@ -93,10 +93,41 @@ impl UpBlock {
     }
 }
 
-fn conv_block(p: nn::Path, i: i64, o: i64, k: i64, cfg: nn::ConvConfig) -> ConvBlock {
+/// How θ starts: tch's random initialisation (drawn from libtorch's global generator), or
+/// zeros for a model whose weights are about to be loaded, which leaves that generator alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightInit {
+    Random,
+    Zeros,
+}
+
+impl WeightInit {
+    fn conv(self, cfg: nn::ConvConfig) -> nn::ConvConfig {
+        match self {
+            Self::Random => cfg,
+            Self::Zeros => nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), ..cfg },
+        }
+    }
+
+    fn conv_transpose(self, cfg: nn::ConvTransposeConfig) -> nn::ConvTransposeConfig {
+        match self {
+            Self::Random => cfg,
+            Self::Zeros => nn::ConvTransposeConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), ..cfg },
+        }
+    }
+
+    fn batch_norm(self) -> nn::BatchNormConfig {
+        match self {
+            Self::Random => Default::default(),
+            Self::Zeros => nn::BatchNormConfig { ws_init: nn::Init::Const(1.0), bs_init: nn::Init::Const(0.0), ..Default::default() },
+        }
+    }
+}
+
+fn conv_block(p: nn::Path, i: i64, o: i64, k: i64, cfg: nn::ConvConfig, init: WeightInit) -> ConvBlock {
     ConvBlock {
-        conv: nn::conv2d(&p / "conv", i, o, k, nn::ConvConfig { bias: false, ..cfg }),
-        norm: nn::batch_norm2d(&p / "norm", o, Default::default()),
+        conv: nn::conv2d(&p / "conv", i, o, k, init.conv(nn::ConvConfig { bias: false, ..cfg })),
+        norm: nn::batch_norm2d(&p / "norm", o, init.batch_norm()),
         stride: cfg.stride,
         padding: cfg.padding,
         dilation: cfg.dilation,
@@ -116,15 +147,12 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Self {
-        let mut encoder = Vec::new();
-        let mut widths = vec![cfg.latent_depth()];
-        for (i, &o) in cfg.encoder_channels.iter().enumerate() {
-            let stride2 = nn::ConvConfig { stride: 2, padding: 1, ..Default::default() };
-            encoder.push(conv_block(p / "encoder" / i, *widths.last().unwrap(), o, 4, stride2));
-            widths.push(o);
-        }
-        let deepest = *widths.last().unwrap();
+    pub fn new(p: &nn::Path, cfg: &ModelConfig, init: WeightInit) -> Self {
+        let widths = cfg.encoder_widths();
+        let stride2 = nn::ConvConfig { stride: 2, padding: 1, ..Default::default() };
+        let encoder =
+            widths.windows(2).enumerate().map(|(i, w)| conv_block(p / "encoder" / i, w[0], w[1], 4, stride2, init)).collect();
+        let deepest = *widths.last().expect("widths is never empty");
         let bottleneck = cfg
             .bottleneck_dilations
             .iter()
@@ -136,35 +164,27 @@ impl Generator {
                     groups: cfg.bottleneck_groups,
                     ..Default::default()
                 };
-                conv_block(p / "bottleneck" / i, deepest, deepest, 3, dilated)
+                conv_block(p / "bottleneck" / i, deepest, deepest, 3, dilated, init)
             })
             .collect();
-        // widths[k] is the channel count at latent_size / 2^k; decoder stage j lands on level
-        // levels-1-j and concatenates the skip from there (none for the last stage).
-        let levels = cfg.encoder_channels.len();
-        let mut decoder = Vec::new();
-        let mut in_channels = deepest;
-        for (j, &o) in cfg.decoder_channels.iter().enumerate() {
-            let up = nn::ConvTransposeConfig {
-                stride: UpBlock::STRIDE,
-                padding: UpBlock::PADDING,
-                bias: false,
-                ..Default::default()
-            };
-            decoder.push(UpBlock {
-                conv: nn::conv_transpose2d(p / "decoder" / j / "conv", in_channels, o, 4, up),
-                norm: nn::batch_norm2d(p / "decoder" / j / "norm", o, Default::default()),
+        let (stages, mut in_channels) = cfg.decoder_stages();
+        let up = nn::ConvTransposeConfig { stride: UpBlock::STRIDE, padding: UpBlock::PADDING, bias: false, ..Default::default() };
+        let decoder = stages
+            .into_iter()
+            .enumerate()
+            .map(|(j, (i, o))| UpBlock {
+                conv: nn::conv_transpose2d(p / "decoder" / j / "conv", i, o, 4, init.conv_transpose(up)),
+                norm: nn::batch_norm2d(p / "decoder" / j / "norm", o, init.batch_norm()),
                 folded: None,
-            });
-            in_channels = o + if j < levels { widths[levels - 1 - j] } else { 0 };
-        }
+            })
+            .collect();
         let mut head = Vec::new();
         for (i, &o) in cfg.head_channels.iter().enumerate() {
             let same = nn::ConvConfig { padding: 1, ..Default::default() };
-            head.push(conv_block(p / "head" / i, in_channels, o, 3, same));
+            head.push(conv_block(p / "head" / i, in_channels, o, 3, same, init));
             in_channels = o;
         }
-        let to_rgb = nn::conv2d(p / "to_rgb", in_channels, 3, 3, nn::ConvConfig { padding: 1, ..Default::default() });
+        let to_rgb = nn::conv2d(p / "to_rgb", in_channels, 3, 3, init.conv(nn::ConvConfig { padding: 1, ..Default::default() }));
         Self { encoder, bottleneck, decoder, head, to_rgb, image_size: cfg.image_size }
     }
 

@@ -57,10 +57,6 @@ impl Latent {
         Self { kind: cfg.latent, layers, param_count: offset, latent_shape, phi_bound: cfg.phi_bound }
     }
 
-    pub fn kind(&self) -> LatentKind {
-        self.kind
-    }
-
     /// |φ|: parameters per image.
     pub fn param_count(&self) -> i64 {
         self.param_count

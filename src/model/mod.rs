@@ -11,11 +11,12 @@ use anyhow::{Context, Result, bail};
 use tch::{Device, Kind, Tensor, nn};
 
 pub use config::{LatentKind, ModelConfig};
-pub use generator::Generator;
+pub use generator::{Generator, WeightInit};
 pub use latent::Latent;
 
 use crate::rng::SplitMix64;
 use crate::tensor_file;
+use crate::train::TrainingSummary;
 
 /// Identifies lcm model files; bumped when the layout changes incompatibly.
 pub const FORMAT: &str = "lcm-model";
@@ -32,23 +33,28 @@ pub struct Model {
     pub vars: nn::VarStore,
     /// The fixed noise input s, `(1, C, H, W)`.
     pub noise: Tensor,
-    /// Free-form JSON written by training (data, holdout, steps, loss); `{}` for a new model.
-    pub summary: serde_json::Value,
+    /// What training recorded (data, holdout, recipe, loss); empty for a new model.
+    pub summary: TrainingSummary,
 }
 
 impl Model {
-    /// A freshly initialised model; `seed` fixes s and θ.
+    /// A freshly initialised model; `seed` fixes s and θ (it reseeds libtorch's global generator,
+    /// so only training and benchmarks create models this way; loading never does).
     pub fn new(config: ModelConfig, device: Device, seed: u64) -> Result<Self> {
-        config.validate().map_err(|e| anyhow::anyhow!("invalid model config: {e}"))?;
         tch::manual_seed(seed as i64);
+        Self::build(config, device, seed, WeightInit::Random)
+    }
+
+    fn build(config: ModelConfig, device: Device, seed: u64, init: WeightInit) -> Result<Self> {
+        config.validate().map_err(|e| anyhow::anyhow!("invalid model config: {e}"))?;
         let vars = nn::VarStore::new(device);
-        let generator = Generator::new(&vars.root(), &config);
+        let generator = Generator::new(&vars.root(), &config, init);
         let latent = Latent::new(&config);
         let n = config.noise_size();
         let mut rng = SplitMix64::new(seed ^ 0x5EED_0F_5A17);
         let noise: Vec<f32> = (0..config.noise_channels * n * n).map(|_| (rng.next_f64() * NOISE_SCALE) as f32).collect();
         let noise = Tensor::from_slice(&noise).view([1, config.noise_channels, n, n]).to_device(device);
-        Ok(Self { config, latent, generator, vars, noise, summary: serde_json::json!({}) })
+        Ok(Self { config, latent, generator, vars, noise, summary: TrainingSummary::default() })
     }
 
     pub fn device(&self) -> Device {
@@ -98,8 +104,7 @@ impl Model {
             ("format".into(), FORMAT.into()),
             ("format_version".into(), FORMAT_VERSION.to_string()),
             ("config".into(), serde_json::to_string(&self.config).expect("config serialises")),
-            ("tile_size".into(), self.config.image_size.to_string()),
-            ("summary".into(), self.summary.to_string()),
+            ("summary".into(), serde_json::to_string(&self.summary).expect("summary serialises")),
         ])
     }
 
@@ -115,18 +120,6 @@ impl Model {
         Self::from_parts(tensors, &meta, device).with_context(|| format!("{} is not a usable lcm model", path.display()))
     }
 
-    /// Reads only the config of a model file (cheap; for `lcm info` and compatibility checks).
-    pub fn read_config(path: &Path) -> Result<(ModelConfig, serde_json::Value)> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| tensor_file::header_error(path, &bytes, e))?;
-        let meta = header.metadata().clone().unwrap_or_default();
-        check_format(&meta).with_context(|| format!("{} is not a usable lcm model", path.display()))?;
-        let config = parse_config(&meta)?;
-        let summary = meta.get("summary").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-        Ok((config, summary))
-    }
-
     pub(crate) fn from_parts(
         mut tensors: HashMap<String, Tensor>,
         meta: &HashMap<String, String>,
@@ -134,8 +127,11 @@ impl Model {
     ) -> Result<Self> {
         check_format(meta)?;
         let config = parse_config(meta)?;
-        let mut model = Self::new(config, device, 0)?;
-        model.summary = meta.get("summary").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        // Every weight is overwritten below: start from zeros and leave libtorch's RNG alone.
+        let mut model = Self::build(config, device, 0, WeightInit::Zeros)?;
+        if let Some(summary) = meta.get("summary") {
+            model.summary = serde_json::from_str(summary).context("summary metadata is malformed")?;
+        }
         let _guard = tch::no_grad_guard();
         let mut variables: Vec<(String, Tensor)> = model.vars.variables().into_iter().collect();
         variables.sort_by(|a, b| a.0.cmp(&b.0)); // the first problem reported is always the same

@@ -10,5 +10,5 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(Some(plugin), "lcmcolorize", gst::Rank::NONE, LcmColorize::static_type())
+    crate::filter::LcmFilter::<imp::Colorize>::register(plugin, LcmColorize::static_type())
 }

@@ -10,5 +10,5 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(Some(plugin), "lcminpaint", gst::Rank::NONE, LcmInpaint::static_type())
+    crate::filter::LcmFilter::<imp::Inpaint>::register(plugin, LcmInpaint::static_type())
 }

@@ -10,5 +10,5 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(Some(plugin), "lcmsuperres", gst::Rank::NONE, LcmSuperRes::static_type())
+    crate::filter::LcmFilter::<imp::SuperRes>::register(plugin, LcmSuperRes::static_type())
 }

@@ -1,0 +1,230 @@
+//! `lcm train`: joint training of θ and per-patch φ on real footage, resumable from checkpoints.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use lcm::holdout::{self, Sampling};
+use lcm::train::{TrainConfig, Trainer, TrainingSummary};
+use lcm::{DeviceChoice, LatentKind, Model, ModelConfig, Optimizer, data, imageio};
+use tch::Tensor;
+
+use crate::{check_writable, parse_positive, parse_rate, sibling};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LatentArg {
+    /// Per-image ConvNet f_φ on fixed noise (LCM).
+    Conv,
+    /// Directly optimised latent tensor (GLO baseline).
+    Glo,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OptimizerArg {
+    Sgd,
+    Adam,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Video files, image files or folders of images.
+    #[arg(long, num_args = 1.., required = true)]
+    data: Vec<PathBuf>,
+    /// At most this many frames per video.
+    #[arg(long, default_value_t = 200, value_parser = parse_positive)]
+    frames_per_video: usize,
+    /// Take every N-th frame of a video.
+    #[arg(long, default_value_t = 5, value_parser = parse_positive)]
+    frame_every: usize,
+    /// Shrink frames so their shorter side is at most this (0 = native size).
+    #[arg(long, default_value_t = 0)]
+    max_side: i64,
+    /// Fraction of each video's frames (its last ones) and of the image files kept out of training.
+    #[arg(long, default_value_t = 0.1)]
+    holdout: f64,
+    /// Architecture preset.
+    #[arg(long, default_value = "small", value_parser = clap::builder::PossibleValuesParser::new(ModelConfig::PRESETS))]
+    preset: String,
+    /// Where to write the model; the checkpoint, config JSON and PNGs go beside it.
+    #[arg(long)]
+    out: PathBuf,
+    /// Latent parameterisation.
+    #[arg(long, value_enum, default_value_t = LatentArg::Conv)]
+    latent: LatentArg,
+    /// Total joint optimisation steps.
+    #[arg(long, default_value_t = 2000, value_parser = parse_positive)]
+    steps: usize,
+    /// Images per minibatch.
+    #[arg(long, default_value_t = 16, value_parser = parse_positive)]
+    batch: usize,
+    /// Joint steps on one minibatch before the next (the paper uses 50).
+    #[arg(long, default_value_t = 5, value_parser = parse_positive)]
+    steps_per_batch: usize,
+    /// Training patches cut from the frames (each gets its own φ).
+    #[arg(long, default_value_t = 1000, value_parser = parse_positive)]
+    patches: usize,
+    /// Optimiser of the generator θ.
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    optimizer: OptimizerArg,
+    /// Learning rate of θ.
+    #[arg(long, default_value_t = 2e-3, value_parser = parse_rate)]
+    lr: f64,
+    /// Learning rate of φ (projected SGD); GLO latents usually want about 10.
+    #[arg(long, value_parser = parse_rate)]
+    phi_lr: Option<f64>,
+    /// Continue from the checkpoint beside --out.
+    #[arg(long)]
+    resume: bool,
+    /// Seed of the noise, θ, φ and the batch order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write a checkpoint every N steps.
+    #[arg(long, default_value_t = 200, value_parser = parse_positive)]
+    checkpoint_every: usize,
+    /// Store the model's weights as f16 (loading restores f32).
+    #[arg(long)]
+    half: bool,
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+}
+
+/// A 400×200 plot of log10(loss) per step, black on white.
+fn loss_curve(losses: &[f64]) -> Tensor {
+    let (w, h) = (400i64, 200i64);
+    let mut pixels = vec![1f32; (w * h) as usize];
+    let logs: Vec<f64> = losses.iter().filter(|l| l.is_finite() && **l > 0.0).map(|l| l.log10()).collect();
+    if let (Some(lo), Some(hi)) = (logs.iter().copied().reduce(f64::min), logs.iter().copied().reduce(f64::max)) {
+        let span = (hi - lo).max(1e-9);
+        for (i, l) in logs.iter().enumerate() {
+            let x = (i as f64 / logs.len().max(2) as f64 * (w - 1) as f64) as i64;
+            let y = ((hi - l) / span * (h - 1) as f64) as i64;
+            pixels[(y * w + x) as usize] = 0.0;
+        }
+    }
+    Tensor::from_slice(&pixels).view([1, h, w])
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let checkpoint = sibling(&args.out, ".ckpt.safetensors");
+    for path in [&args.out, &checkpoint] {
+        check_writable(path)?;
+    }
+    let device = args.device.resolve()?;
+    let started = Instant::now();
+    let sampling = Sampling {
+        frames_per_video: args.frames_per_video,
+        frame_every: args.frame_every,
+        max_side: args.max_side,
+        fraction: args.holdout,
+    };
+    let split = holdout::split_frames(&args.data, &sampling)?;
+    let mut config = ModelConfig::preset(&args.preset).context("unknown preset")?;
+    config.latent = match args.latent {
+        LatentArg::Conv => LatentKind::Conv,
+        LatentArg::Glo => LatentKind::Glo,
+    };
+    let patches = data::random_patches(&split.train, config.image_size, args.patches, args.seed)?;
+    eprintln!(
+        "lcm: {} training frames, {} held out, {} patches of {}² on {device:?}",
+        split.train.len(),
+        split.holdout.len(),
+        args.patches,
+        config.image_size
+    );
+    let mut trainer = if args.resume && checkpoint.exists() {
+        eprintln!("lcm: resuming from {}", checkpoint.display());
+        Trainer::resume(&checkpoint, patches, device, Some(args.steps))?
+    } else {
+        if args.resume {
+            eprintln!("lcm: no checkpoint at {}, starting fresh", checkpoint.display());
+        }
+        let phi_lr = args.phi_lr.unwrap_or(if config.latent == LatentKind::Glo { 10.0 } else { 1.0 });
+        let train_config = TrainConfig {
+            steps: args.steps,
+            batch: args.batch,
+            steps_per_batch: args.steps_per_batch,
+            theta_optimizer: match args.optimizer {
+                OptimizerArg::Sgd => Optimizer::Sgd,
+                OptimizerArg::Adam => Optimizer::Adam,
+            },
+            theta_lr: args.lr,
+            phi_lr,
+            seed: args.seed,
+        };
+        let mut model = Model::new(config.clone(), device, args.seed)?;
+        model.summary = TrainingSummary {
+            data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
+            holdout: split.record,
+            patches: args.patches,
+            ..Default::default()
+        };
+        Trainer::new(model, patches, train_config)?
+    };
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(trainer.config.steps as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} loss {msg} [{elapsed} < {eta}, {per_sec}]")
+                .expect("valid template"),
+        );
+        bar.set_position(trainer.step as u64);
+        bar
+    });
+    let run_started = Instant::now();
+    let first_step = trainer.step;
+    let batch = trainer.config.batch.min(trainer.image_count() as usize);
+    loop {
+        let target = (trainer.step / args.checkpoint_every + 1) * args.checkpoint_every;
+        trainer.run(|step, loss| {
+            if let Some(bar) = &bar {
+                bar.set_position(step as u64);
+                bar.set_message(format!("{loss:.4}"));
+            } else if step % 50 == 0 {
+                let rate = (step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64();
+                eprintln!("step {step} loss {loss:.5} {rate:.1} images/s");
+            }
+            step >= target || interrupted.load(Ordering::SeqCst)
+        })?;
+        trainer.save_checkpoint(&checkpoint)?;
+        if interrupted.load(Ordering::SeqCst) {
+            eprintln!("lcm: interrupted at step {}; checkpoint written, continue with --resume", trainer.step);
+            std::process::exit(130);
+        }
+        if trainer.step >= trainer.config.steps {
+            break;
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    let tail = &trainer.losses[trainer.losses.len().saturating_sub(50)..];
+    let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
+    let summary = &mut trainer.model.summary;
+    summary.steps = trainer.step;
+    summary.train_config = Some(trainer.config.clone());
+    summary.final_loss = Some(final_loss);
+    summary.wall_seconds_last_run = Some(started.elapsed().as_secs_f64().round());
+    summary.images_per_second = Some((trainer.step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64());
+    trainer.model.save(&args.out, args.half)?;
+    let config_path = sibling(&args.out, ".json");
+    std::fs::write(&config_path, serde_json::to_string_pretty(&trainer.model.config)?)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    imageio::save(&loss_curve(&trainer.losses), &sibling(&args.out, ".loss.png"))?;
+    let (recon, truth) = trainer.reconstructions(8);
+    let rows: Vec<Tensor> = (0..recon.size()[0]).map(|i| Tensor::cat(&[truth.get(i), recon.get(i)], 1)).collect();
+    imageio::save(&Tensor::cat(&rows, 2), &sibling(&args.out, ".recon.png"))?;
+    println!(
+        "wrote {} ({} steps, final loss {final_loss:.5}, {:.0} s)",
+        args.out.display(),
+        trainer.step,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
