@@ -24,7 +24,7 @@ pub mod metrics;
 pub mod model;
 pub mod restore;
 pub mod train;
-mod rng;
+pub mod rng;
 pub mod tensor_file;
 
 pub use degrade::Task;

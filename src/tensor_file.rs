@@ -69,9 +69,14 @@ fn header_error(path: &Path, bytes: &[u8], e: safetensors::SafeTensorError) -> a
 /// Reads every tensor (as f32 / i64 on `device`) and the metadata of a safetensors file.
 pub fn load(path: &Path, device: Device) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| header_error(path, &bytes, e))?;
+    parse(&bytes, path, device)
+}
+
+/// [`load`] from bytes already in memory; `path` names them in errors.
+pub fn parse(bytes: &[u8], path: &Path, device: Device) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| header_error(path, bytes, e))?;
     let metadata = header.metadata().clone().unwrap_or_default();
-    let file = SafeTensors::deserialize(&bytes)
+    let file = SafeTensors::deserialize(bytes)
         .map_err(|e| anyhow::anyhow!("{} is damaged or truncated ({e})", path.display()))?;
     let mut tensors = HashMap::new();
     for (name, view) in file.tensors() {

@@ -80,6 +80,65 @@ pub struct TrainingSummary {
     pub final_loss: Option<f64>,
     pub wall_seconds_last_run: Option<f64>,
     pub images_per_second: Option<f64>,
+    /// The health figures at the end, before and after BatchNorm recalibration.
+    pub health_before_recalibration: Option<Health>,
+    pub health: Option<Health>,
+}
+
+/// How healthy a prior is, measured on fixed samples (PSNR in dB, means over the samples).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// Restoration-mode (eval BatchNorm) render of training φ against its train-mode render:
+    /// the gap between how the prior was trained and how it is used.
+    pub eval_vs_train: f64,
+    /// Restoration-mode render of training φ against its training patch.
+    pub eval_vs_target: f64,
+    /// Train-mode render of training φ against its training patch (what the loss sees).
+    pub train_vs_target: f64,
+    /// MAP from the seed φ on clean held-out patches, all pixels known: how well the prior can
+    /// express footage it has not seen. No restoration of such footage can do better.
+    pub representation: Option<f64>,
+    /// MAP steps behind `representation` (the elements' default).
+    pub representation_steps: usize,
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "restoration-mode vs train-mode {:.2} dB, vs target {:.2} dB (train-mode {:.2} dB)",
+            self.eval_vs_train, self.eval_vs_target, self.train_vs_target
+        )?;
+        if let Some(r) = self.representation {
+            write!(f, ", representation {r:.2} dB at {} steps", self.representation_steps)?;
+        }
+        Ok(())
+    }
+}
+
+/// Mixed into the training seed to pick the held-out patches of the representation PSNR.
+pub const HEALTH_PATCH_SEED: u64 = 0x4E1D;
+
+/// Mean PSNR of `a` against `b`, both `(N, 3, S, S)` in [0, 1].
+fn mean_psnr(a: &Tensor, b: &Tensor) -> f64 {
+    let mse = (a - b).square().mean_dim([1i64, 2, 3].as_slice(), false, Kind::Float).clamp_min(1e-10);
+    f64::try_from((mse.log10() * -10.0).mean(Kind::Float)).unwrap_or(f64::NAN)
+}
+
+/// Representation PSNR: MAP over φ (g frozen, Adam at `learning_rate`, seeded cold start) with
+/// every pixel of `patches` `(N, 3, S, S)` known, `steps` steps; mean PSNR of the renders.
+pub fn representation_psnr(frozen: &Model, patches: &Tensor, steps: usize, learning_rate: f64) -> f64 {
+    let device = frozen.device();
+    let y = patches.to_device(device).to_kind(Kind::Float);
+    let phi = frozen.initial_phi(y.size()[0], 0);
+    let mut map = crate::restore::MapOptimizer::new(frozen, crate::Task::Inpaint, y.shallow_clone(), y.ones_like(), phi, Optimizer::Adam, learning_rate);
+    tch::with_grad(|| {
+        for _ in 0..steps {
+            let _ = map.step();
+        }
+    });
+    let _guard = tch::no_grad_guard();
+    mean_psnr(&frozen.render(&map.phi, false), &y)
 }
 
 pub struct Trainer {
@@ -196,6 +255,69 @@ impl Trainer {
             self.projection.apply_(phi);
         });
         Ok(value)
+    }
+
+    /// BatchNorm's running statistics (the only non-trained variables), to restore after a
+    /// train-mode forward that must not move them.
+    fn batch_norm_state(&self) -> Vec<(Tensor, Tensor)> {
+        let _guard = tch::no_grad_guard();
+        self.model.vars.variables().into_values().filter(|t| !t.requires_grad()).map(|t| (t.copy(), t)).collect()
+    }
+
+    fn restore_batch_norm_state(state: Vec<(Tensor, Tensor)>) {
+        let _guard = tch::no_grad_guard();
+        for (saved, mut live) in state {
+            live.copy_(&saved);
+        }
+    }
+
+    /// Re-estimates every BatchNorm's running statistics for the final θ: train-mode forwards
+    /// over the whole φ table in `batch`-sized chunks, in a seeded order, `passes` times. During
+    /// training the statistics trail a moving θ; afterwards restoration-mode renders of training
+    /// φ then match their train-mode renders.
+    pub fn recalibrate_batch_norm(&mut self, batch: usize, passes: usize) {
+        let _guard = tch::no_grad_guard();
+        let n = self.image_count();
+        let batch = (batch as i64).clamp(1, n);
+        let mut rng = SplitMix64::new(self.config.seed ^ 0xBA7C_4_0A11);
+        for _ in 0..passes {
+            let mut order: Vec<i64> = (0..n).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            for chunk in order.chunks(batch as usize).filter(|c| c.len() as i64 == batch) {
+                let idx = Tensor::from_slice(chunk).to_device(self.model.device());
+                let _ = self.model.render(&self.phi_table.index_select(0, &idx), true);
+            }
+        }
+    }
+
+    /// The health figures on the first `rows` training φ (rendered as one training batch) and,
+    /// when given, `held_out` clean patches at `steps` MAP steps.
+    pub fn health(&self, rows: i64, held_out: Option<&Tensor>, steps: usize) -> Health {
+        let n = rows.min(self.image_count());
+        let phi = self.phi_table.narrow(0, 0, n);
+        let target = self.images.narrow(0, 0, n);
+        let state = self.batch_norm_state();
+        let (train, eval) = tch::no_grad(|| (self.model.render(&phi, true), self.model.render(&phi, false)));
+        Self::restore_batch_norm_state(state);
+        let representation = held_out.map(|patches| {
+            let frozen = self.frozen_copy();
+            representation_psnr(&frozen, patches, steps, crate::restore::RestoreOptions::default().learning_rate)
+        });
+        Health {
+            eval_vs_train: mean_psnr(&eval, &train),
+            eval_vs_target: mean_psnr(&eval, &target),
+            train_vs_target: mean_psnr(&train, &target),
+            representation,
+            representation_steps: steps,
+        }
+    }
+
+    /// The model as restoration uses it (θ frozen, BatchNorm folded), leaving training's untouched.
+    fn frozen_copy(&self) -> Model {
+        let tensors: HashMap<String, Tensor> = self.model.named_tensors().into_iter().map(|(k, v)| (k, v.detach().copy())).collect();
+        Model::from_parts(tensors, &self.model.metadata(), self.model.device()).expect("a model's own tensors fit it").frozen()
     }
 
     /// Restores every training image from its own φ row (eval-mode g), `(N, 3, S, S)`.

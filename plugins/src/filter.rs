@@ -106,6 +106,8 @@ struct Stats {
     last_loss: Option<f64>,
     last_warm_started: bool,
     last_duration: Option<Duration>,
+    /// The processing latency last reported in a latency query.
+    reported_latency: Option<Duration>,
 }
 
 struct Settings<K: ElementKind> {
@@ -242,15 +244,15 @@ impl<K: ElementKind> LcmFilter<K> {
         })
     }
 
-    /// Adds this element's processing time to an answered latency query: the per-frame budget
-    /// when set, else the last frame's time. Never waits for a frame being restored.
+    /// Adds this element's processing time to an answered latency query: the larger of the
+    /// per-frame budget and the last frame's measured time. Never waits for a frame being restored.
     pub fn add_latency(&self, query: &mut gst::QueryRef) {
-        let budget = lock(&self.settings).common.max_time_per_frame;
-        let processing = if budget > 0 {
-            gst::ClockTime::from_mseconds(budget)
-        } else {
-            lock(&self.stats).last_duration.map_or(gst::ClockTime::ZERO, |d| gst::ClockTime::from_nseconds(d.as_nanos() as u64))
-        };
+        let budget = Duration::from_millis(lock(&self.settings).common.max_time_per_frame);
+        let mut stats = lock(&self.stats);
+        let latency = stats.last_duration.unwrap_or_default().max(budget);
+        stats.reported_latency = Some(latency);
+        drop(stats);
+        let processing = gst::ClockTime::from_nseconds(latency.as_nanos() as u64);
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
             let (live, min, max) = q.result();
             q.set(live, min + processing, max.map(|m| m + processing));
@@ -328,11 +330,20 @@ impl<K: ElementKind> LcmFilter<K> {
             }
         };
         drop(stream_guard);
-        *lock(&self.stats) = Stats {
+        let took = started.elapsed();
+        let mut stats = lock(&self.stats);
+        // Frames now take clearly longer than the pipeline was told: ask it to query again.
+        let outgrown = stats.reported_latency.is_some_and(|r| took > r + r / 4 + Duration::from_millis(5));
+        *stats = Stats {
             last_loss: Some(restored.losses.last().copied().unwrap_or(-1.0)),
             last_warm_started: restored.warm_started,
-            last_duration: Some(started.elapsed()),
+            last_duration: Some(took),
+            reported_latency: stats.reported_latency,
         };
+        drop(stats);
+        if outgrown {
+            let _ = element.post_message(gst::message::Latency::builder().src(element).build());
+        }
         if let Some(reason) = &restored.fallback {
             gst::element_warning!(element, gst::StreamError::Decode, ("{reason}; {}", K::FALLBACK));
         }
@@ -383,6 +394,14 @@ macro_rules! lcm_filter_impls {
         }
 
         impl gst::glib::subclass::object::ObjectImpl for $imp {
+            fn constructed(&self) {
+                use gst::glib::subclass::object::ObjectImplExt;
+                self.parent_constructed();
+                // Restoration keeps every frame: QoS would drop frames a slow restoration made
+                // late. Real-time pipelines opt in with qos=true (see the README).
+                gst::prelude::ObjectExt::set_property(&*self.obj(), "qos", false);
+            }
+
             fn properties() -> &'static [gst::glib::ParamSpec] {
                 static PROPERTIES: std::sync::LazyLock<Vec<gst::glib::ParamSpec>> =
                     std::sync::LazyLock::new($crate::filter::LcmFilter::<$kind>::properties);

@@ -138,6 +138,16 @@ impl ModelConfig {
 
     /// Checks the invariants every constructor relies on.
     pub fn validate(&self) -> Result<(), String> {
+        // Bounds far above any preset, so a damaged file cannot ask for gigabytes of weights.
+        const MAX_WIDTH: i64 = 1024;
+        const MAX_LIST: usize = 8;
+        let lists = [&self.latent_channels, &self.encoder_channels, &self.decoder_channels, &self.head_channels, &self.bottleneck_dilations];
+        if lists.iter().any(|l| l.len() > MAX_LIST || l.iter().any(|&v| !(1..=MAX_WIDTH).contains(&v))) {
+            return Err(format!("channel counts and dilations must lie in 1..={MAX_WIDTH}, at most {MAX_LIST} per list"));
+        }
+        if !(1..=64).contains(&self.noise_channels) || self.image_size > 1024 {
+            return Err("noise_channels must lie in 1..=64 and image_size be at most 1024".into());
+        }
         let levels = self.encoder_channels.len() as u32;
         if self.latent_channels.is_empty() || self.encoder_channels.is_empty() {
             return Err("latent_channels and encoder_channels must not be empty".into());

@@ -116,7 +116,13 @@ impl Model {
 
     /// Loads and validates a model file written by [`Model::save`].
     pub fn load(path: &Path, device: Device) -> Result<Self> {
-        let (tensors, meta) = tensor_file::load(path, Device::Cpu)?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Self::from_bytes(&bytes, path, device)
+    }
+
+    /// [`Model::load`] from the bytes of a model file; `path` names them in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path, device: Device) -> Result<Self> {
+        let (tensors, meta) = tensor_file::parse(bytes, path, Device::Cpu)?;
         Self::from_parts(tensors, &meta, device).with_context(|| format!("{} is not a usable lcm model", path.display()))
     }
 

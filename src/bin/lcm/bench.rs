@@ -9,6 +9,8 @@ use lcm::train::{TrainConfig, Trainer};
 use lcm::{DeviceChoice, Model, ModelConfig, Observation, Optimizer, RestoreOptions, Task, data};
 use tch::{Kind, Tensor};
 
+use lcm::rng::SplitMix64;
+
 use crate::{TaskArg, parse_scale};
 
 #[derive(Subcommand)]
@@ -53,6 +55,32 @@ pub enum Command {
         steps: usize,
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
+    },
+    /// Representation PSNR of a model: MAP from the seed φ on clean held-out patches of its
+    /// training sources (the patches `lcm train` measures its health on), at several step counts.
+    Health {
+        #[arg(long)]
+        model: PathBuf,
+        /// The model's training sources (only their held-out frames are used) or other footage.
+        #[arg(long, num_args = 1.., required = true)]
+        input: Vec<PathBuf>,
+        #[arg(long, default_value_t = 32)]
+        patches: usize,
+        #[arg(long, value_delimiter = ',', default_value = "20,60,200")]
+        steps: Vec<usize>,
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+    },
+    /// Loader fuzz: thousands of mutated copies of a model file (flipped header and data bytes,
+    /// edited numbers, truncations, bad length prefixes) loaded from memory; counts what loads,
+    /// what is refused with an error, and panics (fails if any).
+    FuzzLoad {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        cases: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Training throughput (images/s) of a preset on random real patches.
     Train {
@@ -191,6 +219,21 @@ pub fn run(command: Command) -> Result<()> {
             };
             println!("\nflicker (mean |Δoutput − Δtruth|, {steps} steps/frame): warm {:.5}, cold {:.5}", flicker(&warm_outputs), flicker(&cold_outputs));
         }
+        Command::FuzzLoad { model, cases, seed } => fuzz_load(&model, cases, seed)?,
+        Command::Health { model, input, patches, steps, device } => {
+            let device = device.resolve()?;
+            let model = Model::load(&model, device)?.frozen();
+            let default = lcm::holdout::Sampling { frames_per_video: 100, frame_every: 5, max_side: 0, fraction: 0.0 };
+            let frames = lcm::holdout::evaluation_frames(&input, &model.summary.data, &model.summary.holdout, &default)?;
+            let seed = model.summary.train_config.as_ref().map_or(0, |c| c.seed);
+            // The same patches `lcm train` scores its health on.
+            let clean = data::random_patches(&frames, model.config.image_size, patches, seed ^ lcm::train::HEALTH_PATCH_SEED)?;
+            println!("| MAP steps | representation PSNR (dB) |\n|---|---|");
+            for k in steps {
+                let psnr = lcm::train::representation_psnr(&model, &clean, k, RestoreOptions::default().learning_rate);
+                println!("| {k} | {psnr:.2} |");
+            }
+        }
         Command::Train { preset, batch, steps, device } => {
             let device = device.resolve()?;
             let config = ModelConfig::preset(&preset).context("unknown preset")?;
@@ -213,6 +256,129 @@ pub fn run(command: Command) -> Result<()> {
             println!("| preset | batch | median s/step | images/s |\n|---|---|---|---|");
             println!("| {preset} | {batch} | {per_step:.4} | {:.1} |", batch as f64 / per_step);
         }
+    }
+    Ok(())
+}
+
+/// One mutation of a model file's bytes.
+fn mutate(original: &[u8], rng: &mut SplitMix64) -> (&'static str, Vec<u8>) {
+    let mut bytes = original.to_vec();
+    let header_end = 8 + u64::from_le_bytes(original[..8].try_into().expect("8 bytes")) as usize;
+    let pick = |rng: &mut SplitMix64, lo: usize, hi: usize| lo + rng.below((hi - lo) as u64) as usize;
+    let kind = match rng.below(12) {
+        10 | 11 => {
+            // A well-formed file whose config (or summary) holds a strange value.
+            let mut header: serde_json::Value = serde_json::from_slice(&original[8..header_end]).expect("the original header is JSON");
+            let meta = header["__metadata__"].as_object_mut().expect("lcm files carry metadata");
+            let field = if rng.below(4) == 0 { "summary" } else { "config" };
+            let mut value: serde_json::Value = serde_json::from_str(meta[field].as_str().unwrap_or("{}")).unwrap_or_default();
+            if let Some(object) = value.as_object_mut().filter(|o| !o.is_empty()) {
+                let keys: Vec<String> = object.keys().cloned().collect();
+                let key = &keys[rng.below(keys.len() as u64) as usize];
+                let strange = [
+                    serde_json::json!(0), serde_json::json!(-1), serde_json::json!(1u64 << 40), serde_json::json!(3),
+                    serde_json::json!(f64::MAX), serde_json::json!("x"), serde_json::json!([]), serde_json::json!([100000, 1]),
+                    serde_json::json!(null),
+                ];
+                object.insert(key.clone(), strange[rng.below(strange.len() as u64) as usize].clone());
+            }
+            meta.insert(field.into(), value.to_string().into());
+            let text = header.to_string().into_bytes();
+            bytes = [&(text.len() as u64).to_le_bytes()[..], &text, &original[header_end..]].concat();
+            "config and summary values"
+        }
+        0..=3 => {
+            for _ in 0..1 + rng.below(8) {
+                let i = pick(rng, 8, header_end);
+                bytes[i] = rng.next_u64() as u8;
+            }
+            "header bytes"
+        }
+        4 | 5 => {
+            // A digit of the header's JSON changed, or a number lengthened: shapes, offsets, config.
+            let digits: Vec<usize> = (8..header_end).filter(|&i| bytes[i].is_ascii_digit()).collect();
+            let i = digits[rng.below(digits.len() as u64) as usize];
+            if rng.below(2) == 0 {
+                bytes[i] = b'0' + rng.below(10) as u8;
+            } else {
+                let extra: Vec<u8> = (0..1 + rng.below(6)).map(|_| b'0' + rng.below(10) as u8).collect();
+                bytes.splice(i..i, extra);
+            }
+            "header numbers"
+        }
+        6 => {
+            bytes.truncate(rng.below(original.len() as u64) as usize);
+            "truncation"
+        }
+        7 | 8 => {
+            for _ in 0..1 + rng.below(64) {
+                let i = pick(rng, header_end, bytes.len());
+                bytes[i] = rng.next_u64() as u8;
+            }
+            "data bytes"
+        }
+        _ => {
+            let n = match rng.below(3) {
+                0 => rng.next_u64(),
+                1 => rng.below(original.len() as u64 * 2),
+                _ => (header_end as u64 - 8).wrapping_add(rng.below(16)).wrapping_sub(8),
+            };
+            bytes[..8].copy_from_slice(&n.to_le_bytes());
+            "length prefix"
+        }
+    };
+    (kind, bytes)
+}
+
+fn fuzz_load(path: &std::path::Path, cases: usize, seed: u64) -> Result<()> {
+    use std::collections::BTreeMap;
+    let original = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if original.len() < 8 {
+        anyhow::bail!("{} is too short to be a model file", path.display());
+    }
+    Model::from_bytes(&original, path, tch::Device::Cpu).context("the unmutated file must load")?;
+    let mut rng = SplitMix64::new(seed);
+    // (loaded, refused, panicked) per mutation kind, and the most frequent refusals.
+    let mut counts: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let started = Instant::now();
+    for _ in 0..cases {
+        let (kind, bytes) = mutate(&original, &mut rng);
+        let outcome = std::panic::catch_unwind(|| {
+            Model::from_bytes(&bytes, path, tch::Device::Cpu).map(|m| {
+                // A model that loads must also render.
+                let m = m.frozen();
+                let _ = tch::no_grad(|| m.render(&m.initial_phi(1, 0), false));
+            })
+        });
+        let slot = counts.entry(kind).or_default();
+        match outcome {
+            Ok(Ok(())) => slot[0] += 1,
+            Ok(Err(e)) => {
+                slot[1] += 1;
+                let reason = format!("{:#}", e).replace(&path.display().to_string(), "FILE");
+                let reason: String = reason.chars().filter(|c| !c.is_ascii_digit()).take(90).collect();
+                *reasons.entry(reason).or_default() += 1;
+            }
+            Err(_) => slot[2] += 1,
+        }
+    }
+    std::panic::set_hook(default_hook);
+    println!("| mutation | cases | loaded | refused with an error | panicked |\n|---|---|---|---|---|");
+    for (kind, [ok, refused, panicked]) in &counts {
+        println!("| {kind} | {} | {ok} | {refused} | {panicked} |", ok + refused + panicked);
+    }
+    let panics: usize = counts.values().map(|c| c[2]).sum();
+    println!("\n{cases} cases in {:.1} s, {panics} panics; most frequent refusals (digits removed):", started.elapsed().as_secs_f64());
+    let mut top: Vec<(String, usize)> = reasons.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1));
+    for (reason, n) in top.iter().take(6) {
+        println!("  {n:5}  {reason}");
+    }
+    if panics > 0 {
+        anyhow::bail!("{panics} mutated files made the loader panic");
     }
     Ok(())
 }

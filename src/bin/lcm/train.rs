@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use lcm::holdout::{self, Sampling};
-use lcm::train::{TrainConfig, Trainer, TrainingSummary};
+use lcm::train::{Health, TrainConfig, Trainer, TrainingSummary};
 use lcm::{DeviceChoice, LatentKind, Model, ModelConfig, Optimizer, data, imageio};
 use tch::Tensor;
 
@@ -85,6 +85,15 @@ pub struct Args {
     /// Write a checkpoint every N steps.
     #[arg(long, default_value_t = 200, value_parser = parse_positive)]
     checkpoint_every: usize,
+    /// Held-out patches for the representation PSNR (MAP on clean footage the prior never saw).
+    #[arg(long, default_value_t = 32)]
+    health_patches: usize,
+    /// MAP steps of the representation PSNR (the elements' default).
+    #[arg(long, default_value_t = 20, value_parser = parse_positive)]
+    health_steps: usize,
+    /// Passes over the φ table that re-estimate BatchNorm statistics at the end (0: none).
+    #[arg(long, default_value_t = 2)]
+    recalibrate_passes: usize,
     /// Store the model's weights as f16 (loading restores f32).
     #[arg(long)]
     half: bool,
@@ -108,6 +117,19 @@ fn loss_curve(losses: &[f64]) -> Tensor {
     Tensor::from_slice(&pixels).view([1, h, w])
 }
 
+/// Appends one row (step and the health figures) to the training's health log.
+fn append_health(path: &std::path::Path, step: usize, h: &Health) -> Result<()> {
+    use std::io::Write;
+    let fresh = !path.exists();
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    if fresh {
+        writeln!(file, "step\teval_vs_train_db\teval_vs_target_db\ttrain_vs_target_db\trepresentation_db")?;
+    }
+    let r = h.representation.map_or("".into(), |r| format!("{r:.3}"));
+    writeln!(file, "{step}\t{:.3}\t{:.3}\t{:.3}\t{r}", h.eval_vs_train, h.eval_vs_target, h.train_vs_target)?;
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<()> {
     let checkpoint = sibling(&args.out, ".ckpt.safetensors");
     for path in [&args.out, &checkpoint] {
@@ -128,6 +150,10 @@ pub fn run(args: Args) -> Result<()> {
         LatentArg::Glo => LatentKind::Glo,
     };
     let patches = data::random_patches(&split.train, config.image_size, args.patches, args.seed)?;
+    // Fixed clean held-out patches for the representation PSNR (none without a holdout).
+    let held_out = (!split.holdout.is_empty() && args.health_patches > 0)
+        .then(|| data::random_patches(&split.holdout, config.image_size, args.health_patches, args.seed ^ lcm::train::HEALTH_PATCH_SEED))
+        .transpose()?;
     eprintln!(
         "lcm: {} training frames, {} held out, {} patches of {}² on {device:?}",
         split.train.len(),
@@ -193,6 +219,13 @@ pub fn run(args: Args) -> Result<()> {
             step >= target || interrupted.load(Ordering::SeqCst)
         })?;
         trainer.save_checkpoint(&checkpoint)?;
+        let health = trainer.health(16, held_out.as_ref(), args.health_steps);
+        let line = format!("step {} loss {:.5} | {health}", trainer.step, trainer.losses.last().copied().unwrap_or(f64::NAN));
+        match &bar {
+            Some(bar) => bar.println(&line),
+            None => eprintln!("{line}"),
+        }
+        append_health(&sibling(&args.out, ".health.tsv"), trainer.step, &health)?;
         if interrupted.load(Ordering::SeqCst) {
             eprintln!("lcm: interrupted at step {}; checkpoint written, continue with --resume", trainer.step);
             std::process::exit(130);
@@ -204,6 +237,12 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(bar) = bar {
         bar.finish();
     }
+    let before = trainer.health(16, held_out.as_ref(), args.health_steps);
+    if args.recalibrate_passes > 0 {
+        trainer.recalibrate_batch_norm(64, args.recalibrate_passes);
+    }
+    let after = trainer.health(16, held_out.as_ref(), args.health_steps);
+    eprintln!("health before BatchNorm recalibration: {before}\nhealth after {} passes: {after}", args.recalibrate_passes);
     let tail = &trainer.losses[trainer.losses.len().saturating_sub(50)..];
     let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
     let summary = &mut trainer.model.summary;
@@ -212,6 +251,8 @@ pub fn run(args: Args) -> Result<()> {
     summary.final_loss = Some(final_loss);
     summary.wall_seconds_last_run = Some(started.elapsed().as_secs_f64().round());
     summary.images_per_second = Some((trainer.step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64());
+    summary.health_before_recalibration = Some(before);
+    summary.health = Some(after);
     trainer.model.save(&args.out, args.half)?;
     let config_path = sibling(&args.out, ".json");
     std::fs::write(&config_path, serde_json::to_string_pretty(&trainer.model.config)?)
