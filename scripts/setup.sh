@@ -6,19 +6,23 @@
 #   scripts/setup.sh --cpu    force the CPU-only minimum (~545 MB)
 #   scripts/setup.sh --reference   also make PyTorch importable from Python (the test suite's
 #                             reference and benchmarks): that needs the full wheel set as well
+#   scripts/setup.sh --comparators also install what users run instead (OpenCV's inpainting),
+#                             for the comparison columns of `lcm eval --clip`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH_VERSION=2.11.0
 flavour=auto
 reference=no
+comparators=no
 for arg in "$@"; do
     case "$arg" in
         --cuda) flavour=cuda ;;
         --cpu) flavour=cpu ;;
         --reference) reference=yes ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-        *) echo "setup: unknown option $arg (use --cuda, --cpu or --reference)" >&2; exit 2 ;;
+        --comparators) comparators=yes ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "setup: unknown option $arg (use --cuda, --cpu, --reference or --comparators)" >&2; exit 2 ;;
     esac
 done
 say() { printf 'setup: %s\n' "$*"; }
@@ -70,6 +74,10 @@ fi
 if [ "$full_set" = yes ] && ! .venv/bin/python -c 'import torch, numpy, safetensors, PIL' 2>/dev/null; then
     say "installing the Python reference's dependencies"
     .venv/bin/pip install -q numpy safetensors pillow
+fi
+if [ "$comparators" = yes ] && ! .venv/bin/python -c 'import cv2' 2>/dev/null; then
+    say "installing the comparators (opencv-python-headless)"
+    .venv/bin/pip install -q opencv-python-headless
 fi
 # Perceptual-metric weights (VGG16 + LPIPS heads), converted with numpy.
 .venv/bin/python -c 'import numpy' 2>/dev/null || .venv/bin/pip install -q numpy

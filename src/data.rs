@@ -48,6 +48,11 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Up to `max_frames` RGB frames `(3, H, W)` of a video, taking every `every`-th frame.
 pub fn video_frames(path: &Path, max_frames: usize, every: usize) -> Result<Vec<Tensor>> {
+    video_frames_from(path, 0, max_frames, every)
+}
+
+/// [`video_frames`] from frame `first` on (earlier frames are decoded and dropped).
+pub fn video_frames_from(path: &Path, first: usize, max_frames: usize, every: usize) -> Result<Vec<Tensor>> {
     gst::init().context("GStreamer failed to initialise")?;
     let path = path.canonicalize().with_context(|| format!("{} does not exist", path.display()))?;
     let uri = glib_uri(&path);
@@ -70,7 +75,7 @@ pub fn video_frames(path: &Path, max_frames: usize, every: usize) -> Result<Vec<
         }
         match sink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
             Some(sample) => {
-                if index % every.max(1) == 0 {
+                if index >= first && (index - first) % every.max(1) == 0 {
                     frames.push(sample_to_tensor(&sample)?);
                 }
                 index += 1;

@@ -124,7 +124,7 @@ pub fn run_method(method: &Method, task: Task, cases: &[Case], opts: &RestoreOpt
                 restore_with(model, task, &case.observation, opts, None).image.to_device(tch::Device::Cpu)
             }
             Method::Classical => baselines::classical(task, &case.observation.evidence, case.observation.mask.as_ref()),
-            Method::Input => shown_evidence(task, case),
+            Method::Input => shown_evidence(task, &case.truth, &case.observation),
             Method::Dip(config, steps) => crate::baselines::deep_image_prior(
                 config,
                 task,
@@ -133,7 +133,7 @@ pub fn run_method(method: &Method, task: Task, cases: &[Case], opts: &RestoreOpt
                 *steps,
                 opts.seed,
             )
-            .unwrap_or_else(|_| shown_evidence(task, case))
+            .unwrap_or_else(|_| shown_evidence(task, &case.truth, &case.observation))
             .to_device(tch::Device::Cpu),
         })
         .collect();
@@ -163,9 +163,9 @@ pub fn score(cases: &[Case], outputs: &[Tensor], seconds_per_frame: f64, percept
 }
 
 /// The evidence drawn at the truth's size: nearest-upscaled, or gray repeated to RGB.
-pub fn shown_evidence(task: Task, case: &Case) -> Tensor {
-    let (_, h, w) = case.truth.size3().expect("(3, H, W)");
-    let e = &case.observation.evidence;
+pub fn shown_evidence(task: Task, truth: &Tensor, observation: &Observation) -> Tensor {
+    let (_, h, w) = truth.size3().expect("(3, H, W)");
+    let e = &observation.evidence;
     match task {
         Task::SuperRes { .. } => e.unsqueeze(0).upsample_nearest2d([h, w], None, None).squeeze_dim(0),
         Task::Colorize => e.expand([3, -1, -1], false).copy(),

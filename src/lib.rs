@@ -11,6 +11,7 @@
 //! - [`baselines`], [`metrics`]: classical restorations and quality measures.
 
 pub mod baselines;
+pub mod clip_eval;
 pub mod degrade;
 pub mod data;
 pub mod device;
@@ -30,4 +31,4 @@ pub mod tensor_file;
 pub use degrade::Task;
 pub use device::DeviceChoice;
 pub use model::{LatentKind, Model, ModelConfig};
-pub use restore::{Engine, Observation, Optimizer, RestoreOptions, Restoration};
+pub use restore::{Engine, Observation, Optimizer, RestoreOptions, Restoration, VideoOptions, VideoRestorer};

@@ -86,6 +86,11 @@ pub trait ElementKind: Send + Sync + 'static {
         let _ = (settings, prepared, in_info, out_info);
         Ok(())
     }
+    /// Earlier frames searched for pixels the current frame misses (inpainting only).
+    fn temporal_frames(settings: &Self::Settings) -> usize {
+        let _ = settings;
+        0
+    }
     /// Caps on the other side, for elements that change size or format (`None`: the same caps).
     fn transform_caps(settings: &Self::Settings, direction: gst::PadDirection, caps: &gst::Caps) -> Option<gst::Caps> {
         let _ = (settings, direction, caps);
@@ -223,7 +228,7 @@ impl<K: ElementKind> LcmFilter<K> {
             }
             (settings.common.clone(), settings.own.clone())
         };
-        let session = Session::open(&common)?;
+        let session = Session::open(&common, K::temporal_frames(&own))?;
         let prepared = K::prepare(&own)?;
         gst::info!(category::<K>(), obj = element, "model {} loaded", common.model_path().display());
         *lock(&self.stream) = Some(Stream { session, prepared });
@@ -316,7 +321,7 @@ impl<K: ElementKind> LcmFilter<K> {
             K::observe(&own, &stream.prepared, frame.pixels, frame.alpha).map(|observed| {
                 let mut opts = common.restore_options(observed.keep_known);
                 opts.cancel = Some(self.cancel.clone());
-                let restored = stream.session.restore(observed.task, &observed.observation, &common, &opts);
+                let restored = stream.session.restore(observed.task, &observed.observation, &common, &opts, K::temporal_frames(&own));
                 (restored, observed.only)
             })
         }));

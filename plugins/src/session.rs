@@ -8,15 +8,12 @@ use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
-use lcm::{DeviceChoice, Engine, Model, Observation, Optimizer, Restoration, RestoreOptions, Task};
+use lcm::{DeviceChoice, Model, Observation, Optimizer, Restoration, RestoreOptions, Task, VideoOptions, VideoRestorer};
 use once_cell::sync::Lazy;
-use tch::{Kind, Tensor};
 
 pub const DEFAULT_MODEL_NAME: &str = "natural-small.safetensors";
 pub const DEFAULT_DEVICE: &str = "auto";
-/// From benchmark 3 (benches/NOTES.md): warm-started, 20 steps fit the evidence better than 60
-/// cold ones, and what the evidence does not show stops improving well before that.
-pub const DEFAULT_ITERATIONS: u32 = 20;
+pub const DEFAULT_ITERATIONS: u32 = lcm::restore::VIDEO_STEPS as u32;
 pub const DEFAULT_LEARNING_RATE: f64 = 0.05;
 pub const DEFAULT_WARM_START: bool = true;
 pub const DEFAULT_TILE_OVERLAP: u32 = 16;
@@ -70,6 +67,10 @@ impl Default for CommonSettings {
 impl CommonSettings {
     pub fn model_path(&self) -> PathBuf {
         self.model.clone().unwrap_or_else(default_model_path)
+    }
+
+    pub fn video_options(&self, temporal_frames: usize) -> VideoOptions {
+        VideoOptions { warm_start: self.warm_start, reset_threshold: self.reset_threshold, temporal_frames }
     }
 
     pub fn restore_options(&self, keep_known: bool) -> RestoreOptions {
@@ -214,14 +215,13 @@ pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedMo
 /// One stream's restoration state, built in `start()` and dropped in `stop()`.
 pub struct Session {
     pub model: SharedModel,
-    engine: Engine,
-    previous_evidence: Option<Tensor>,
+    video: VideoRestorer,
 }
 
 impl Session {
     /// Resolves the device and loads (or shares) the model; errors name the file, the property
-    /// and the reason.
-    pub fn open(settings: &CommonSettings) -> Result<Self, gst::ErrorMessage> {
+    /// and the reason. `temporal_frames` earlier frames lend missing pixels (inpainting).
+    pub fn open(settings: &CommonSettings, temporal_frames: usize) -> Result<Self, gst::ErrorMessage> {
         let path = settings.model_path();
         let device = settings
             .device
@@ -237,27 +237,18 @@ impl Session {
                 ("Invalid tile-overlap {}: at most half the model's {tile}-pixel tile ({})", settings.tile_overlap, tile / 2)
             ));
         }
-        Ok(Self { model, engine: Engine::new(), previous_evidence: None })
+        let video = VideoRestorer::new(&settings.video_options(temporal_frames));
+        Ok(Self { model, video })
     }
 
-    /// Forgets the previous frame (flush, seek, discontinuity, caps change).
+    /// Forgets the previous frames (flush, seek, discontinuity, caps change).
     pub fn reset(&mut self) {
-        self.engine.reset();
-        self.previous_evidence = None;
+        self.video.reset();
     }
 
-    /// Restores one frame; restarts cold on a scene cut (mean evidence change above the threshold).
-    pub fn restore(&mut self, task: Task, obs: &Observation, settings: &CommonSettings, opts: &RestoreOptions) -> Restoration {
-        let evidence = obs.evidence.to_kind(Kind::Float);
-        if let Some(previous) = &self.previous_evidence {
-            let cut = previous.size() != evidence.size()
-                || f64::try_from((previous - &evidence).abs().mean(Kind::Float)).unwrap_or(1.0) > settings.reset_threshold;
-            if cut {
-                self.engine.reset();
-            }
-        }
-        self.previous_evidence = Some(evidence);
+    /// Restores the stream's next frame.
+    pub fn restore(&mut self, task: Task, obs: &Observation, settings: &CommonSettings, opts: &RestoreOptions, temporal_frames: usize) -> Restoration {
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        self.engine.restore(&model, task, obs, opts, settings.warm_start)
+        self.video.restore(&model, task, obs, opts, &settings.video_options(temporal_frames))
     }
 }

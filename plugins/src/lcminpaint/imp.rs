@@ -23,17 +23,21 @@ use tch::{Kind, Tensor};
 use crate::filter::{ElementKind, LcmFilter, Observed};
 
 const DEFAULT_KEEP_KNOWN: bool = true;
+/// Moving dirt is mostly visible one or two frames back (QUALITY.md: a temporal hold beats any
+/// single-frame fill on it).
+const DEFAULT_TEMPORAL_FRAMES: u32 = 2;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
     mask: Option<PathBuf>,
     mask_rect: Option<[u32; 4]>,
     keep_known: bool,
+    temporal_frames: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { mask: None, mask_rect: None, keep_known: DEFAULT_KEEP_KNOWN }
+        Self { mask: None, mask_rect: None, keep_known: DEFAULT_KEEP_KNOWN, temporal_frames: DEFAULT_TEMPORAL_FRAMES }
     }
 }
 
@@ -78,6 +82,13 @@ impl ElementKind for Inpaint {
                 .blurb("Missing rectangle as \"x,y,width,height\" in frame pixels; it must lie inside the frame")
                 .mutable_ready()
                 .build(),
+            glib::ParamSpecUInt::builder("temporal-frames")
+                .nick("Temporal frames")
+                .blurb("Earlier frames searched (after motion compensation) for pixels this frame misses; recovered pixels are kept, the model fills the rest; 0 = off")
+                .maximum(8)
+                .default_value(DEFAULT_TEMPORAL_FRAMES)
+                .mutable_ready()
+                .build(),
             glib::ParamSpecBoolean::builder("keep-known")
                 .nick("Keep known pixels")
                 .blurb("Pass known pixels through bit-exact (only missing ones are replaced); false lets the model redraw the tiles around the damage")
@@ -93,6 +104,7 @@ impl ElementKind for Inpaint {
             "mask" => settings.mask = text.map(PathBuf::from),
             "mask-rect" => settings.mask_rect = text.as_deref().map(parse_rect).transpose()?,
             "keep-known" => settings.keep_known = value.get::<bool>().map_err(|e| e.to_string())?,
+            "temporal-frames" => settings.temporal_frames = value.get::<u32>().map_err(|e| e.to_string())?,
             other => return Err(format!("lcminpaint has no property {other}")),
         }
         Ok(())
@@ -103,6 +115,7 @@ impl ElementKind for Inpaint {
             "mask" => settings.mask.as_ref().map(|p| p.to_string_lossy().to_string()).to_value(),
             "mask-rect" => settings.mask_rect.map(|[x, y, w, h]| format!("{x},{y},{w},{h}")).to_value(),
             "keep-known" => settings.keep_known.to_value(),
+            "temporal-frames" => settings.temporal_frames.to_value(),
             _ => None::<String>.to_value(),
         }
     }
@@ -115,6 +128,10 @@ impl ElementKind for Inpaint {
             None => None,
         };
         Ok(Prepared { mask_image, known: None })
+    }
+
+    fn temporal_frames(settings: &Settings) -> usize {
+        settings.temporal_frames as usize
     }
 
     fn negotiated(settings: &Settings, prepared: &mut Prepared, info: &gst_video::VideoInfo, _: &gst_video::VideoInfo) -> Result<(), String> {

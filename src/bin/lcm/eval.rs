@@ -12,7 +12,7 @@ use tch::Tensor;
 use crate::{TaskArg, check_writable, parse_positive, parse_rate, parse_scale};
 
 #[derive(Clone, Copy, ValueEnum)]
-enum MaskArg {
+pub(crate) enum MaskArg {
     Centre,
     Scratches,
 }
@@ -21,63 +21,100 @@ enum MaskArg {
 pub struct Args {
     /// The LCM model.
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// A GLO model with the same generator, evaluated as the `glo` method.
     #[arg(long)]
-    glo: Option<PathBuf>,
+    pub(crate) glo: Option<PathBuf>,
     #[arg(long, value_enum)]
-    task: TaskArg,
+    pub(crate) task: TaskArg,
     /// Video, image or folder to evaluate on (frames held out from training, if it was a source).
     #[arg(long, num_args = 1.., required = true)]
-    input: Vec<PathBuf>,
-    /// Number of test crops.
+    pub(crate) input: Vec<PathBuf>,
+    /// Number of test crops (with --clip: consecutive frames per clip).
     #[arg(long, default_value_t = 8, value_parser = parse_positive)]
-    frames: usize,
+    pub(crate) frames: usize,
+    /// Score what the elements do: each input is a clip whose consecutive frames are damaged
+    /// and restored through the elements' path and defaults (warm start, temporal evidence),
+    /// beside what users run instead.
+    #[arg(long)]
+    pub(crate) clip: bool,
+    /// With --clip: first frame of each clip.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) start: usize,
+    /// With --clip: a centred WxH crop of every frame (default: whole frames).
+    #[arg(long, value_parser = parse_size)]
+    pub(crate) crop: Option<(i64, i64)>,
+    /// With --clip: inpainting damage, rect:WxH (static), dirt, scratches or centre.
+    #[arg(long, default_value = "dirt")]
+    pub(crate) damage: lcm::clip_eval::Damage,
+    /// With --clip: earlier frames lcm searches for missing pixels (the element's temporal-frames).
+    #[arg(long, default_value_t = 2)]
+    pub(crate) temporal_frames: usize,
+    /// With --clip: later frames lcm may also take missing pixels from (an element with that
+    /// much lookahead; 0 = the elements today).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) lookahead: usize,
     #[arg(long, default_value_t = 4, value_parser = parse_scale)]
-    scale: i64,
-    #[arg(long, default_value_t = 200, value_parser = parse_positive)]
-    steps: usize,
+    pub(crate) scale: i64,
+    /// MAP steps (default: 200 on crops; with --clip, the elements' default).
+    #[arg(long, value_parser = parse_positive)]
+    pub(crate) steps: Option<usize>,
     #[arg(long, default_value_t = 0.05, value_parser = parse_rate)]
-    lr: f64,
-    /// Methods to compare (`input` scores the degraded input itself).
-    #[arg(long, value_delimiter = ',', default_value = "input,lcm,glo,dip,classical")]
-    methods: Vec<String>,
+    pub(crate) lr: f64,
+    /// Methods to compare (`input` scores the degraded input itself); with --clip the default
+    /// is every method that fits the task (lcm, smooth, hold, telea, ns / lanczos, bicubic,
+    /// lanczos-bp / gray).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) methods: Option<Vec<String>>,
     /// Steps of the DIP baseline (a fresh generator fitted to each image).
     #[arg(long, default_value_t = 500, value_parser = parse_positive)]
-    dip_steps: usize,
+    pub(crate) dip_steps: usize,
     /// Inpainting damage: a centre hole or random scratches.
     #[arg(long, value_enum, default_value_t = MaskArg::Centre)]
-    mask: MaskArg,
+    pub(crate) mask: MaskArg,
     /// Inpainting hole side as a fraction of the crop side.
     #[arg(long, default_value_t = 0.4)]
-    hole: f64,
+    pub(crate) hole: f64,
     /// Take every N-th video frame (sources the model was trained on use the training setting).
     #[arg(long, default_value_t = 5, value_parser = parse_positive)]
-    frame_every: usize,
+    pub(crate) frame_every: usize,
     /// At most this many frames per video (likewise).
     #[arg(long, default_value_t = 100, value_parser = parse_positive)]
-    max_frames: usize,
+    pub(crate) max_frames: usize,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Write the report here as JSON.
     #[arg(long)]
-    json: Option<PathBuf>,
+    pub(crate) json: Option<PathBuf>,
     /// Write degraded | each method | truth for the first crops here.
     #[arg(long)]
-    grid: Option<PathBuf>,
+    pub(crate) grid: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
-    device: DeviceChoice,
+    pub(crate) device: DeviceChoice,
+}
+
+fn parse_size(s: &str) -> Result<(i64, i64), String> {
+    let (w, h) = s.split_once(['x', '×']).ok_or_else(|| format!("'{s}' is not WxH"))?;
+    match (w.parse::<i64>(), h.parse::<i64>()) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
+        _ => Err(format!("'{s}' is not WxH with positive sizes")),
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
     for path in args.json.iter().chain(&args.grid) {
         check_writable(path)?;
     }
+    if args.clip {
+        return crate::eval_clip::run(args);
+    }
+    let steps = args.steps.unwrap_or(200);
+    let methods = args.methods.clone().unwrap_or_else(|| ["input", "lcm", "glo", "dip", "classical"].map(String::from).to_vec());
     if !(0.0..1.0).contains(&args.hole) || args.hole == 0.0 {
         bail!("--hole {} must be a fraction of the side in (0, 1)", args.hole);
     }
     let known = ["input", "lcm", "glo", "dip", "classical"];
-    if let Some(other) = args.methods.iter().find(|m| !known.contains(&m.as_str())) {
+    if let Some(other) = methods.iter().find(|m| !known.contains(&m.as_str())) {
         bail!("unknown method '{other}' ({})", known.join(", "));
     }
     let device = args.device.resolve()?;
@@ -95,13 +132,13 @@ pub fn run(args: Args) -> Result<()> {
     if cases.is_empty() {
         bail!("no frame is large enough for {crop}×{crop} crops");
     }
-    let opts = RestoreOptions { steps: args.steps, learning_rate: args.lr, ..Default::default() };
+    let opts = RestoreOptions { steps, learning_rate: args.lr, ..Default::default() };
     let perceptual = lcm::metrics::Perceptual::load_default()
         .map_err(|e| eprintln!("lcm: warning: no LPIPS/VGG scores: {e:#}"))
         .ok();
     let mut report = eval::Report { task: task.name().into(), frames: cases.len(), methods: Default::default() };
-    let mut columns: Vec<Tensor> = vec![Tensor::stack(&cases.iter().map(|c| eval::shown_evidence(task, c)).collect::<Vec<_>>(), 0)];
-    for name in &args.methods {
+    let mut columns: Vec<Tensor> = vec![Tensor::stack(&cases.iter().map(|c| eval::shown_evidence(task, &c.truth, &c.observation)).collect::<Vec<_>>(), 0)];
+    for name in &methods {
         let method = match name.as_str() {
             "lcm" => Method::Model(&model),
             "glo" => match &glo {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod eval;
+mod eval_clip;
 mod info;
 mod restore;
 mod train;

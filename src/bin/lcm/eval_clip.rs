@@ -1,0 +1,150 @@
+//! `lcm eval --clip`: consecutive frames of each clip, damaged as footage is, restored through
+//! the elements' path and defaults, beside what users would run instead.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use lcm::clip_eval::{self, Clip, ClipMethod, ClipReport};
+use lcm::{Model, RestoreOptions, Task, VideoOptions, data, imageio};
+use tch::Tensor;
+
+use crate::eval::Args;
+
+/// The methods of a task, in table order.
+fn default_methods(task: Task) -> &'static [&'static str] {
+    match task {
+        Task::Inpaint => &["lcm", "smooth", "hold", "telea", "ns"],
+        Task::SuperRes { .. } => &["lcm", "lanczos", "bicubic", "lanczos-bp"],
+        Task::Colorize => &["lcm", "gray"],
+    }
+}
+
+/// Consecutive frames `start..start + count` of a clip (a video, or a folder of images in name
+/// order), cropped to a centred `crop` that the task's scale divides.
+fn clip_frames(path: &Path, start: usize, count: usize, crop: Option<(i64, i64)>, scale: i64) -> Result<Vec<Tensor>> {
+    let frames: Vec<Tensor> = if path.is_dir() {
+        data::load_frames(&[path.to_path_buf()], 1, 1)?.into_iter().skip(start).take(count).collect()
+    } else {
+        data::video_frames_from(path, start, count, 1)?
+    };
+    if frames.len() < count {
+        bail!("{} has {} frames from frame {start}, {count} wanted", path.display(), frames.len());
+    }
+    let (_, h, w) = frames[0].size3()?;
+    let (cw, ch) = crop.unwrap_or((w, h));
+    if cw > w || ch > h {
+        bail!("crop {cw}x{ch} is larger than the {w}x{h} frames of {}", path.display());
+    }
+    let (cw, ch) = (cw / scale * scale, ch / scale * scale);
+    Ok(frames.iter().map(|f| f.narrow(1, (h - ch) / 2, ch).narrow(2, (w - cw) / 2, cw).copy()).collect())
+}
+
+/// OpenCV's Telea and Navier–Stokes fills of every frame, through `scripts/cv2_inpaint.py`.
+fn opencv_fills(clip: &Clip) -> Result<[Vec<Tensor>; 2]> {
+    let dir = std::env::temp_dir().join(format!("lcm-cv2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    for (i, o) in clip.observations.iter().enumerate() {
+        imageio::save(&o.evidence, &dir.join(format!("frame_{i:04}.png")))?;
+        let missing = 1.0 - o.mask.as_ref().context("inpainting frames have masks")?;
+        imageio::save(&missing, &dir.join(format!("mask_{i:04}.png")))?;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("LCM_PYTHON").map(Into::into).unwrap_or_else(|| root.join(".venv/bin/python"));
+    let status = std::process::Command::new(&python)
+        .arg(root.join("scripts/cv2_inpaint.py"))
+        .arg(&dir)
+        .status()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !status.success() {
+        bail!("scripts/cv2_inpaint.py failed (install OpenCV with scripts/setup.sh --comparators)");
+    }
+    let read = |name: &str| -> Result<Vec<Tensor>> {
+        (0..clip.observations.len()).map(|i| imageio::load_rgb(&dir.join(format!("{name}_{i:04}.png")))).collect()
+    };
+    let fills = [read("telea")?, read("ns")?];
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(fills)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let device = args.device.resolve()?;
+    let model = Model::load(&args.model, device)?.frozen();
+    let task = args.task.task(args.scale);
+    let methods: Vec<String> =
+        args.methods.clone().unwrap_or_else(|| default_methods(task).iter().map(|m| m.to_string()).collect());
+    let restore = RestoreOptions { steps: args.steps.unwrap_or(lcm::restore::VIDEO_STEPS), learning_rate: args.lr, ..Default::default() };
+    let video = VideoOptions { temporal_frames: args.temporal_frames, ..Default::default() };
+    let perceptual = lcm::metrics::Perceptual::load_default()
+        .map_err(|e| eprintln!("lcm: warning: no LPIPS scores: {e:#}"))
+        .ok();
+    let mut reports = Vec::new();
+    let mut grid_rows = Vec::new();
+    for path in &args.input {
+        let truths = clip_frames(path, args.start, args.frames, args.crop, task.scale())?;
+        let (_, height, width) = truths[0].size3()?;
+        let clip = clip_eval::damage_clip(truths, task, args.damage, args.seed);
+        let mut report = ClipReport {
+            clip: path.display().to_string(),
+            task: task.name().into(),
+            damage: (task == Task::Inpaint).then(|| format!("{:?}", args.damage)),
+            frames: args.frames,
+            width,
+            height,
+            methods: Default::default(),
+        };
+        let mut opencv: Option<[Vec<Tensor>; 2]> = None;
+        let middle = args.frames / 2;
+        let mut row = vec![lcm::eval::shown_evidence(task, &clip.truths[middle], &clip.observations[middle])];
+        for name in &methods {
+            let outputs = match name.as_str() {
+                "telea" | "ns" => {
+                    if opencv.is_none() {
+                        match opencv_fills(&clip) {
+                            Ok(fills) => opencv = Some(fills),
+                            Err(e) => {
+                                eprintln!("lcm: skipping {name}: {e:#}");
+                                continue;
+                            }
+                        }
+                    }
+                    let fills = opencv.as_ref().expect("filled above");
+                    (fills[usize::from(name == "ns")].iter().map(Tensor::shallow_clone).collect(), f64::NAN)
+                }
+                _ => {
+                    let method = match name.as_str() {
+                        "lcm" => ClipMethod::Lcm { model: &model, restore: restore.clone(), video: video.clone(), lookahead: args.lookahead },
+                        "smooth" => ClipMethod::Smooth,
+                        "hold" => ClipMethod::TemporalHold,
+                        "lanczos" => ClipMethod::Lanczos,
+                        "bicubic" => ClipMethod::Bicubic,
+                        "lanczos-bp" => ClipMethod::LanczosBackProjection,
+                        "gray" => ClipMethod::Gray,
+                        other => bail!("unknown method '{other}' for --clip (lcm, smooth, hold, telea, ns, lanczos, bicubic, lanczos-bp, gray)"),
+                    };
+                    clip_eval::run(&method, &clip)
+                }
+            };
+            let (outputs, seconds): (Vec<Tensor>, f64) = outputs;
+            row.push(outputs[middle].shallow_clone());
+            report.methods.insert(name.clone(), clip_eval::score(&clip, &outputs, seconds, perceptual.as_ref()));
+        }
+        row.push(clip.truths[middle].shallow_clone());
+        grid_rows.push(imageio::side_by_side(&row));
+        println!("{} — {} on {} frames of {width}×{height}{}", report.clip, report.task, report.frames, report.damage.as_ref().map_or(String::new(), |d| format!(", damage {d}")));
+        println!("| method | PSNR | SSIM | LPIPS | temporal error | s/frame |\n|---|---|---|---|---|---|");
+        let opt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+        for (name, s) in &report.methods {
+            println!("| {name} | {:.2} | {:.4} | {} | {:.5} | {:.3} |", s.psnr, s.ssim, opt(s.lpips), s.temporal_error, s.seconds_per_frame);
+        }
+        reports.push(report);
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&reports)?).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.grid {
+        let width = grid_rows.iter().map(|r| r.size()[2]).max().unwrap_or(1);
+        let rows: Vec<Tensor> = grid_rows.iter().map(|r| r.pad([0, width - r.size()[2], 0, 0], "constant", Some(1.0))).collect();
+        imageio::save(&Tensor::cat(&rows, 1), path)?;
+    }
+    Ok(())
+}

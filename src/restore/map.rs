@@ -1,0 +1,134 @@
+//! The MAP loop: render, degrade, loss, backward to φ, Adam, projection, step after step.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tch::{Kind, Tensor};
+
+use super::{AdamState, Optimizer, RestoreOptions};
+use crate::degrade::Task;
+use crate::loss;
+use crate::model::Model;
+
+/// The MAP step loop's state over one batch of tiles: φ, its optimiser and the evidence. Public
+/// so benchmarks time exactly the step restoration runs.
+pub struct MapOptimizer<'a> {
+    model: &'a Model,
+    y: Tensor,
+    w: Tensor,
+    pub phi: Tensor,
+    optimizer: Optimizer,
+    learning_rate: f64,
+    step_scale: Tensor,
+    projection: crate::model::latent::Projection,
+    operator: crate::degrade::Operator,
+    objective: loss::Reconstruction,
+    moments: Option<(Tensor, Tensor)>,
+    steps_taken: usize,
+}
+
+impl<'a> MapOptimizer<'a> {
+    /// `y`: evidence tiles, `w`: their weights (mask × validity), `phi`: one row per tile.
+    pub fn new(model: &'a Model, task: Task, y: Tensor, w: Tensor, phi: Tensor, optimizer: Optimizer, learning_rate: f64) -> Self {
+        let device = phi.device();
+        Self {
+            model,
+            y,
+            w,
+            phi: phi.set_requires_grad(true),
+            optimizer,
+            learning_rate,
+            step_scale: model.latent.step_scale(device),
+            projection: model.latent.projection(device),
+            operator: crate::degrade::Operator::new(task, model.config.image_size, device),
+            objective: loss::Reconstruction::new(task.evidence_channels(), device),
+            moments: None,
+            steps_taken: 0,
+        }
+    }
+
+    /// Continues an earlier optimisation of the same tiles: Adam keeps its moments and step count,
+    /// so a warm-started frame takes steps sized by the history, not Adam's full first steps.
+    pub fn with_adam_state(mut self, state: Option<AdamState>) -> Self {
+        if let Some(s) = state {
+            // Copies: Adam updates its moments in place, and the caller's state may be reused.
+            self.moments = Some((s.first.copy(), s.second.copy()));
+            self.steps_taken = s.steps;
+        }
+        self
+    }
+
+    /// Adam's state now (none for SGD or before the first step).
+    pub fn adam_state(&self) -> Option<AdamState> {
+        self.moments.as_ref().map(|(m, v)| AdamState { first: m.detach(), second: v.detach(), steps: self.steps_taken })
+    }
+
+    /// One step: render, degrade, loss, backward to φ, update, project. Returns the loss (summed
+    /// over tiles) as a device tensor, so the loop never waits on the host.
+    pub fn step(&mut self) -> Tensor {
+        self.steps_taken += 1;
+        let x = self.model.render(&self.phi, false);
+        let residual = (self.operator.apply(&x) - &self.y) * &self.w;
+        let total = self.objective.apply(&residual).sum(Kind::Float);
+        let grad = Tensor::run_backward(&[&total], &[&self.phi], false, false).pop().expect("one input, one gradient");
+        tch::no_grad(|| {
+            let update = match self.optimizer {
+                Optimizer::Sgd => grad * self.learning_rate,
+                Optimizer::Adam => adam_update(&mut self.moments, &grad, self.steps_taken, self.learning_rate) * &self.step_scale,
+            };
+            let _ = self.phi.shallow_clone().g_sub_(&update);
+            self.projection.apply_(&self.phi);
+        });
+        total.detach()
+    }
+}
+
+/// The step loop. Losses are read back to the host only every few steps.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn optimise(
+    model: &Model,
+    task: Task,
+    y: &Tensor,
+    w: &Tensor,
+    phi: Tensor,
+    adam: Option<AdamState>,
+    opts: &RestoreOptions,
+    started: Instant,
+) -> (Tensor, Option<AdamState>, Vec<f64>) {
+    const READBACK_EVERY: usize = 10;
+    let mut map = MapOptimizer::new(model, task, y.shallow_clone(), w.shallow_clone(), phi, opts.optimizer, opts.learning_rate)
+        .with_adam_state(adam);
+    let mut pending: Vec<Tensor> = Vec::new();
+    let mut losses: Vec<f64> = Vec::new();
+    let cancelled = || opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
+    for step in 1..=opts.steps {
+        if cancelled() {
+            break;
+        }
+        pending.push(map.step());
+        if step % READBACK_EVERY == 0 || step == opts.steps {
+            losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
+            pending.clear();
+            let diverged = !losses.last().is_some_and(|l| l.is_finite());
+            if diverged || opts.time_budget.is_some_and(|b| started.elapsed() >= b) {
+                break;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
+    }
+    (map.phi.detach(), map.adam_state(), losses)
+}
+
+pub(crate) fn adam_update(moments: &mut Option<(Tensor, Tensor)>, grad: &Tensor, step: usize, lr: f64) -> Tensor {
+    const BETA1: f64 = 0.9;
+    const BETA2: f64 = 0.999;
+    const EPS: f64 = 1e-8;
+    let (m, v) = moments.get_or_insert_with(|| (grad.zeros_like(), grad.zeros_like()));
+    let _ = m.g_mul_scalar_(BETA1).g_add_(&(grad * (1.0 - BETA1)));
+    let _ = v.g_mul_scalar_(BETA2).g_add_(&(grad.square() * (1.0 - BETA2)));
+    let m_hat = &*m / (1.0 - BETA1.powi(step as i32));
+    let v_hat = &*v / (1.0 - BETA2.powi(step as i32));
+    m_hat / (v_hat.sqrt() + EPS) * lr
+}

@@ -1,0 +1,90 @@
+//! Consecutive frames of one stream: warm start from the previous frame, a cold restart at
+//! scene cuts, and (inpainting) evidence recovered from earlier frames before the prior is asked.
+
+use tch::{Kind, Tensor};
+
+use super::temporal::Past;
+use super::{Engine, History, Observation, RestoreOptions, Restoration};
+use crate::degrade::Task;
+use crate::model::Model;
+
+/// MAP steps per frame of the elements: warm-started, 20 steps fit the evidence better than 60
+/// cold ones, and what the evidence does not show stops improving well before that (benchmark 3,
+/// benches/NOTES.md).
+pub const VIDEO_STEPS: usize = 20;
+
+/// How a stream is restored beyond one frame.
+#[derive(Clone, Debug)]
+pub struct VideoOptions {
+    /// Start each frame from the previous frame's φ and Adam state (tile by tile).
+    pub warm_start: bool,
+    /// Mean absolute evidence change (0–1) between frames that counts as a scene cut.
+    pub reset_threshold: f64,
+    /// Earlier frames searched for pixels the current one misses (inpainting; 0 = none).
+    pub temporal_frames: usize,
+}
+
+impl Default for VideoOptions {
+    fn default() -> Self {
+        Self { warm_start: true, reset_threshold: 0.08, temporal_frames: 2 }
+    }
+}
+
+/// The state of one stream between its frames.
+pub struct VideoRestorer {
+    engine: Engine,
+    history: History,
+    previous_evidence: Option<Tensor>,
+}
+
+impl VideoRestorer {
+    pub fn new(options: &VideoOptions) -> Self {
+        Self { engine: Engine::new(), history: History::new(options.temporal_frames), previous_evidence: None }
+    }
+
+    /// Forgets every earlier frame (flush, seek, discontinuity, caps change).
+    pub fn reset(&mut self) {
+        self.engine.reset();
+        self.history.clear();
+        self.previous_evidence = None;
+    }
+
+    /// Restores the next frame of the stream.
+    pub fn restore(&mut self, model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions, video: &VideoOptions) -> Restoration {
+        self.restore_with_upcoming(model, task, obs, &[], opts, video)
+    }
+
+    /// [`VideoRestorer::restore`] that may also take missing pixels from `upcoming` frames
+    /// (the next ones, nearest first), as an element with lookahead can.
+    pub fn restore_with_upcoming(
+        &mut self,
+        model: &Model,
+        task: Task,
+        obs: &Observation,
+        upcoming: &[Observation],
+        opts: &RestoreOptions,
+        video: &VideoOptions,
+    ) -> Restoration {
+        let evidence = obs.evidence.to_kind(Kind::Float);
+        if let Some(previous) = &self.previous_evidence {
+            let cut = previous.size() != evidence.size()
+                || f64::try_from((previous - &evidence).abs().mean(Kind::Float)).unwrap_or(1.0) > video.reset_threshold;
+            if cut {
+                self.engine.reset();
+                self.history.clear();
+            }
+        }
+        self.previous_evidence = Some(evidence);
+        let (recovered, temporal_pixels) = match (task, &obs.mask) {
+            (Task::Inpaint, Some(mask)) => {
+                let upcoming: Vec<Past> = upcoming.iter().filter_map(|o| Some(Past::new(&o.evidence, o.mask.as_ref()?))).collect();
+                let (evidence, known, count) = self.history.recover_with_upcoming(&obs.evidence, mask, &upcoming);
+                (Some(Observation { evidence, mask: Some(known) }), count)
+            }
+            _ => (None, 0),
+        };
+        let mut restored = self.engine.restore(model, task, recovered.as_ref().unwrap_or(obs), opts, video.warm_start);
+        restored.temporal_pixels = temporal_pixels;
+        restored
+    }
+}
