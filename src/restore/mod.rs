@@ -257,6 +257,7 @@ pub fn restore_with(
     let mut image = grid.blend(&rendered, &background);
     if let (Task::Inpaint, true, Some(mask)) = (task, opts.keep_known, &obs.mask) {
         let mask = mask.to_device(device).to_kind(Kind::Float);
+        image = deep_hole_detail(&image, &evidence, &mask, HOLE_REACH);
         image = &evidence * &mask + image * (1.0 - &mask);
     }
     match (task, opts.keep_known) {
@@ -294,6 +295,28 @@ fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
     let x = t.unsqueeze(0).pad([radius, radius, radius, radius], "replicate", None);
     let x = x.conv2d(&kernel.view([1, 1, 1, -1]).repeat([channels, 1, 1, 1]), None::<Tensor>, 1, 0, 1, channels);
     x.conv2d(&kernel.view([1, 1, -1, 1]).repeat([channels, 1, 1, 1]), None::<Tensor>, 1, 0, 1, channels).squeeze_dim(0)
+}
+
+/// How far into a hole (px) the prior's render is trusted. On 128×96 holes (2 frames of three
+/// clips, benches/NOTES.md) 8 px turned a face's green block into a plausible fill (LPIPS 0.470
+/// → 0.372) and raised hole PSNR on all three clips (+0.2 to +0.9 dB); 24 px was no better.
+const HOLE_REACH: f64 = 8.0;
+
+/// Far inside a hole the prior's render is barely constrained: there the result is the smooth
+/// fill plus only the render's detail (its difference from a blurred copy). The render is
+/// trusted fully at the hole's edge and fades out over `reach` pixels.
+fn deep_hole_detail(render: &Tensor, evidence: &Tensor, known: &Tensor, reach: f64) -> Tensor {
+    let fill = baselines::smooth_fill(evidence, known);
+    let detail = render - gaussian_blur(render, 2.0);
+    // Distance to the nearest known pixel, in steps of one pixel, up to `reach`.
+    let mut near = known.unsqueeze(0);
+    let mut distance: Tensor = known.zeros_like();
+    for _ in 0..reach.ceil() as i64 {
+        distance = distance + (near.squeeze_dim(0) * -1.0 + 1.0);
+        near = near.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
+    }
+    let trust = (distance * (-1.0 / reach) + 1.0).clamp(0.0, 1.0);
+    render * &trust + (fill + detail) * (1.0 - trust)
 }
 
 /// Moves each pixel's colour so its channel mean is exactly the evidence gray while staying in
