@@ -30,3 +30,4 @@ for clip in "${clips[@]}"; do
     $lcm eval "${common[@]}" --crop 256x192 --task superres --scale 4 --json "$out/$name-x4.json" --grid "$out/$name-x4.png"
     $lcm eval "${common[@]}" --crop 320x240 --task colorize --json "$out/$name-colorize.json" --grid "$out/$name-colorize.png"
 done
+benches/restoration_summary.py "$out"/*.json
