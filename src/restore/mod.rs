@@ -204,6 +204,8 @@ pub fn restore_with(
     let scale = task.scale();
     let grid = grid_for(model, task, obs, opts);
     let evidence = obs.evidence.to_device(device).to_kind(Kind::Float);
+    // The smooth fill of inpainting's missing pixels, computed once per frame when needed.
+    let mut smooth: Option<Tensor> = None;
     let (mut padded, mut weight) = pad_to(&evidence, grid.canvas_height / scale, grid.canvas_width / scale);
     if let (Task::Inpaint, Some(mask)) = (task, &obs.mask) {
         let mask = mask.to_device(device).to_kind(Kind::Float);
@@ -211,8 +213,7 @@ pub fn restore_with(
         if guidance > 0.0 {
             // Missing pixels lean towards the smooth fill: every tile has evidence, and the
             // prior adds detail around the classical answer instead of inventing from nothing.
-            let fill = baselines::smooth_fill(&evidence, &mask);
-            (padded, _) = pad_to(&fill, grid.canvas_height, grid.canvas_width);
+            (padded, _) = pad_to(smooth.get_or_insert_with(|| baselines::smooth_fill(&evidence, &mask)), grid.canvas_height, grid.canvas_width);
         }
         let (mask, _) = pad_to(&mask, grid.canvas_height, grid.canvas_width);
         weight = &weight * (&mask + (1.0 - &mask) * guidance);
@@ -257,7 +258,8 @@ pub fn restore_with(
     let mut image = grid.blend(&rendered, &background);
     if let (Task::Inpaint, true, Some(mask)) = (task, opts.keep_known, &obs.mask) {
         let mask = mask.to_device(device).to_kind(Kind::Float);
-        image = deep_hole_detail(&image, &evidence, &mask, HOLE_REACH);
+        let fill = smooth.get_or_insert_with(|| baselines::smooth_fill(&evidence, &mask));
+        image = deep_hole_detail(&image, fill, &mask, HOLE_REACH);
         image = &evidence * &mask + image * (1.0 - &mask);
     }
     match (task, opts.keep_known) {
@@ -303,10 +305,9 @@ fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
 const HOLE_REACH: f64 = 8.0;
 
 /// Far inside a hole the prior's render is barely constrained: there the result is the smooth
-/// fill plus only the render's detail (its difference from a blurred copy). The render is
+/// `fill` plus only the render's detail (its difference from a blurred copy). The render is
 /// trusted fully at the hole's edge and fades out over `reach` pixels.
-fn deep_hole_detail(render: &Tensor, evidence: &Tensor, known: &Tensor, reach: f64) -> Tensor {
-    let fill = baselines::smooth_fill(evidence, known);
+fn deep_hole_detail(render: &Tensor, fill: &Tensor, known: &Tensor, reach: f64) -> Tensor {
     let detail = render - gaussian_blur(render, 2.0);
     // Distance to the nearest known pixel, in steps of one pixel, up to `reach`.
     let mut near = known.unsqueeze(0);

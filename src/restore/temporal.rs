@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 
 use tch::{Kind, Tensor};
 
+use super::tiles::{crop, missing_region};
+
 /// Search radius of the global shift, in pixels at full resolution (found at ¼ resolution).
 const GLOBAL_RADIUS: i64 = 24;
 /// Side of the blocks whose shift is refined around the global one, and the refinement radius.
@@ -165,11 +167,32 @@ impl History {
     /// with the earlier ones by distance: t−1, t+1, t−2, t+2, …
     pub fn recover_with_upcoming(&mut self, pixels: &Tensor, known: &Tensor, upcoming: &[Past]) -> (Tensor, Tensor, i64) {
         let _guard = tch::no_grad_guard();
-        let pixels = pixels.to_kind(Kind::Float);
-        let known = known.to_kind(Kind::Float);
+        let full_pixels = pixels.to_kind(Kind::Float);
+        let full_known = known.to_kind(Kind::Float);
+        let evidence_out = full_pixels.copy();
+        let known_out = full_known.copy();
+        // Motion is searched and pixels taken only in a box around the damage.
+        let region = missing_region(&full_known, GLOBAL_RADIUS + 2 * BLOCK);
+        if let Some(region) = region {
+            let pixels = crop(&full_pixels, region);
+            let known = crop(&full_known, region);
+            let (evidence, now_known) = self.recover_in(&pixels, &known, upcoming, &full_pixels, region);
+            crop(&evidence_out, region).copy_(&evidence);
+            crop(&known_out, region).copy_(&now_known);
+        }
+        let recovered = f64::try_from((&known_out - &full_known).sum(Kind::Float)).unwrap_or(0.0) as i64;
+        if self.depth > 0 {
+            self.frames.push_front(Past { pixels: full_pixels, known: full_known });
+            self.frames.truncate(self.depth);
+        }
+        (evidence_out, known_out, recovered)
+    }
+
+    /// The recovery on a region of the frame (`pixels`, `known` are that region of `full`).
+    fn recover_in(&self, pixels: &Tensor, known: &Tensor, upcoming: &[Past], full: &Tensor, region: (i64, i64, i64, i64)) -> (Tensor, Tensor) {
         let mut evidence = pixels.copy();
         let mut now_known = known.copy();
-        let fits = |p: &&Past| p.pixels.size() == pixels.size();
+        let fits = |p: &&Past| p.pixels.size() == full.size();
         let nearest_first = (0..self.frames.len().max(upcoming.len()))
             .flat_map(|i| [self.frames.get(i), upcoming.get(i)])
             .flatten();
@@ -177,10 +200,11 @@ impl History {
             if !bool::try_from(now_known.lt(0.5).any()).unwrap_or(false) {
                 break;
             }
-            let (aligned, aligned_known) = align(&pixels, &known, past);
+            let past = Past { pixels: crop(&past.pixels, region), known: crop(&past.known, region) };
+            let (aligned, aligned_known) = align(pixels, known, &past);
             // Agreement around each pixel, measured on pixels both frames know.
-            let both = &known * &aligned_known;
-            let diff = (&pixels - &aligned).abs().mean_dim(0, true, Kind::Float) * &both;
+            let both = known * &aligned_known;
+            let diff = (pixels - &aligned).abs().mean_dim(0, true, Kind::Float) * &both;
             let local = box_sum(&diff, AGREEMENT_WINDOW) / box_sum(&both, AGREEMENT_WINDOW).clamp_min(1.0);
             let support = box_sum(&both, AGREEMENT_WINDOW).ge((AGREEMENT_WINDOW * AGREEMENT_WINDOW / 8) as f64);
             let take = now_known.lt(0.5).logical_and(&aligned_known.gt(0.5)).logical_and(&local.le(AGREEMENT_TOLERANCE)).logical_and(&support);
@@ -188,12 +212,7 @@ impl History {
             evidence = &evidence * (1.0 - &take) + &aligned * &take;
             now_known = &now_known + &take;
         }
-        let recovered = f64::try_from((&now_known - &known).sum(Kind::Float)).unwrap_or(0.0) as i64;
-        if self.depth > 0 {
-            self.frames.push_front(Past { pixels, known });
-            self.frames.truncate(self.depth);
-        }
-        (evidence, now_known, recovered)
+        (evidence, now_known)
     }
 }
 

@@ -95,3 +95,25 @@ pub(super) fn pad_to(t: &Tensor, ch: i64, cw: i64) -> (Tensor, Tensor) {
     let padded = t.unsqueeze(0).pad(pad, "replicate", None).squeeze_dim(0);
     (padded, valid.constant_pad_nd(pad))
 }
+
+/// The box `(y, x, h, w)` around the missing pixels of a known-pixel mask `(1, H, W)`, grown by
+/// `margin` and clamped to the frame; `None` when nothing is missing. Per-frame work that only
+/// matters near the damage (fills, motion search) runs on this box instead of the whole frame.
+pub(super) fn missing_region(known: &Tensor, margin: i64) -> Option<(i64, i64, i64, i64)> {
+    let (_, h, w) = known.size3().expect("(1, H, W)");
+    let missing = known.lt(0.5).squeeze_dim(0);
+    let rows = Vec::<bool>::try_from(missing.any_dim(1, false)).ok()?;
+    let cols = Vec::<bool>::try_from(missing.any_dim(0, false)).ok()?;
+    let y0 = rows.iter().position(|&m| m)? as i64;
+    let y1 = rows.iter().rposition(|&m| m)? as i64;
+    let x0 = cols.iter().position(|&m| m)? as i64;
+    let x1 = cols.iter().rposition(|&m| m)? as i64;
+    let (y0, x0) = ((y0 - margin).max(0), (x0 - margin).max(0));
+    let (y1, x1) = ((y1 + margin).min(h - 1), (x1 + margin).min(w - 1));
+    Some((y0, x0, y1 - y0 + 1, x1 - x0 + 1))
+}
+
+/// `t` `(C, H, W)` restricted to a region `(y, x, h, w)`.
+pub(super) fn crop(t: &Tensor, (y, x, h, w): (i64, i64, i64, i64)) -> Tensor {
+    t.narrow(1, y, h).narrow(2, x, w)
+}
