@@ -12,7 +12,7 @@ use crate::baselines;
 use crate::degrade::{Task, lanczos_resize};
 use crate::metrics;
 use crate::model::Model;
-use crate::restore::{Observation, RestoreOptions, VideoOptions, VideoRestorer};
+use crate::restore::{Observation, RestoreOptions, VideoOptions, VideoRestorer, back_project, missing_region};
 use crate::rng::SplitMix64;
 
 /// Damage of an inpainting clip.
@@ -119,8 +119,9 @@ pub fn damage_clip(truths: Vec<Tensor>, task: Task, damage: Damage, seed: u64) -
             let mut regions = Vec::new();
             let mut boxes = Vec::new();
             for (truth, mask) in truths.iter().zip(masks) {
+                // LPIPS on the damage and 16 px around it, unless that is most of the frame.
+                boxes.push(missing_region(&mask, 16).filter(|&(_, _, bh, bw)| bh * bw < h * w / 2));
                 let missing = 1.0 - &mask;
-                boxes.push(bounding_box(&missing, 16));
                 observations.push(Observation { evidence: truth * &mask, mask: Some(mask) });
                 regions.push(Some(missing));
             }
@@ -135,20 +136,6 @@ pub fn damage_clip(truths: Vec<Tensor>, task: Task, damage: Damage, seed: u64) -
         }
     };
     Clip { task, truths, observations, regions, boxes }
-}
-
-/// The box around the non-zero pixels of `(1, H, W)`, grown by `margin`, or `None` when the
-/// pixels spread over most of the frame (then the whole frame is the box).
-fn bounding_box(region: &Tensor, margin: i64) -> Option<(i64, i64, i64, i64)> {
-    let (_, h, w) = region.size3().expect("(1, H, W)");
-    let rows = Vec::<f32>::try_from(region.sum_dim_intlist([0i64, 2].as_slice(), false, Kind::Float)).ok()?;
-    let cols = Vec::<f32>::try_from(region.sum_dim_intlist([0i64, 1].as_slice(), false, Kind::Float)).ok()?;
-    let span = |v: &[f32]| Some((v.iter().position(|&x| x > 0.0)? as i64, v.iter().rposition(|&x| x > 0.0)? as i64));
-    let ((y0, y1), (x0, x1)) = (span(&rows)?, span(&cols)?);
-    let (y0, x0) = ((y0 - margin).max(0), (x0 - margin).max(0));
-    let (y1, x1) = ((y1 + margin).min(h - 1), (x1 + margin).min(w - 1));
-    let (bh, bw) = (y1 - y0 + 1, x1 - x0 + 1);
-    (bh * bw < h * w / 2).then_some((y0, x0, bh, bw))
 }
 
 /// A method under evaluation on a clip.
@@ -202,12 +189,8 @@ pub fn run(method: &ClipMethod, clip: &Clip) -> (Vec<Tensor>, f64) {
             .map(|o| {
                 let (_, h, w) = o.evidence.size3().expect("(3, h, w)");
                 let s = task.scale();
-                let y = o.evidence.unsqueeze(0);
-                let mut x = lanczos_resize(&y, h * s, w * s);
-                for _ in 0..10 {
-                    x = &x + lanczos_resize(&(&y - task.degrade(&x)), h * s, w * s);
-                }
-                x.squeeze_dim(0).clamp(0.0, 1.0)
+                let upscaled = lanczos_resize(&o.evidence.unsqueeze(0), h * s, w * s).squeeze_dim(0);
+                back_project(task, &upscaled, &o.evidence)
             })
             .collect(),
     };

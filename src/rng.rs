@@ -20,6 +20,15 @@ impl SplitMix64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// A uniformly shuffled `0..n` (Fisher–Yates, from the last position down).
+    pub fn permutation(&mut self, n: usize) -> Vec<i64> {
+        let mut order: Vec<i64> = (0..n as i64).collect();
+        for i in (1..n).rev() {
+            order.swap(i, self.below(i as u64 + 1) as usize);
+        }
+        order
+    }
+
     /// Uniform integer in [0, n).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)

@@ -191,11 +191,7 @@ impl Trainer {
         let batch_no = step / self.config.steps_per_batch;
         let per_epoch = n / batch;
         let (epoch, k) = (batch_no / per_epoch, batch_no % per_epoch);
-        let mut order: Vec<i64> = (0..n as i64).collect();
-        let mut rng = SplitMix64::new(self.config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
-        for i in (1..n).rev() {
-            order.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        let order = SplitMix64::new(self.config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9)).permutation(n);
         order[k * batch..(k + 1) * batch].to_vec()
     }
 
@@ -281,10 +277,7 @@ impl Trainer {
         let batch = (batch as i64).clamp(1, n);
         let mut rng = SplitMix64::new(self.config.seed ^ 0xBA7C_4_0A11);
         for _ in 0..passes {
-            let mut order: Vec<i64> = (0..n).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i as u64 + 1) as usize);
-            }
+            let order = rng.permutation(n as usize);
             for chunk in order.chunks(batch as usize).filter(|c| c.len() as i64 == batch) {
                 let idx = Tensor::from_slice(chunk).to_device(self.model.device());
                 let _ = self.model.render(&self.phi_table.index_select(0, &idx), true);

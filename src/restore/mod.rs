@@ -19,6 +19,7 @@ pub use map::MapOptimizer;
 pub(crate) use map::adam_update;
 use map::optimise;
 pub use temporal::History;
+pub(crate) use tiles::missing_region;
 pub use tiles::TileGrid;
 pub use video::{VIDEO_STEPS, VideoOptions, VideoRestorer};
 use tiles::pad_to;
@@ -27,9 +28,10 @@ use crate::baselines;
 use crate::degrade::Task;
 use crate::model::Model;
 
-/// Default weight of the smooth fill as soft evidence on missing pixels. On a held-out clip's
-/// 96×72 hole (benches/NOTES.md): 0 → hole PSNR 1.1 dB below OpenCV Telea, LPIPS better; 0.02 →
-/// within 0.2 dB, LPIPS still better; 0.1 and up → PSNR above Telea, LPIPS worse than it.
+/// Default weight of the smooth fill as soft evidence on missing pixels. On the 96×72 hole of a
+/// clip held out from training (tree.avi, which then served for tuning; benches/NOTES.md):
+/// 0 → hole PSNR 1.1 dB below OpenCV Telea, LPIPS better; 0.02 → within 0.2 dB, LPIPS still
+/// better; 0.1 and up → PSNR above Telea, LPIPS worse than it.
 pub const FILL_GUIDANCE: f64 = 0.02;
 
 /// How φ is updated.
@@ -281,7 +283,7 @@ fn calm_colour(image: &Tensor, gray: &Tensor) -> Tensor {
     gray + gaussian_blur(&chroma, CHROMA_SIGMA) * CHROMA_GAIN
 }
 
-/// Chroma smoothing and gain of colorization (see [`calm_colour`]), chosen on one held-out clip
+/// Chroma smoothing and gain of colorization (see [`calm_colour`]), chosen on tree.avi
 /// (benches/NOTES.md): LPIPS 0.278 unsmoothed at full gain → 0.259 at σ 4 px and gain 0.6,
 /// against the gray copy's 0.297.
 const CHROMA_SIGMA: f64 = 4.0;
@@ -333,7 +335,7 @@ fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
 
 /// Iterative back-projection: corrects the upscaled image until its Lanczos downsampling
 /// matches the evidence, keeping the prior's detail in what the evidence cannot see.
-fn back_project(task: Task, image: &Tensor, evidence: &Tensor) -> Tensor {
+pub(crate) fn back_project(task: Task, image: &Tensor, evidence: &Tensor) -> Tensor {
     const ITERATIONS: usize = 10;
     let (_, h, w) = image.size3().expect("(3, H, W)");
     let mut x = image.unsqueeze(0);

@@ -99,7 +99,7 @@ pub(super) fn pad_to(t: &Tensor, ch: i64, cw: i64) -> (Tensor, Tensor) {
 /// The box `(y, x, h, w)` around the missing pixels of a known-pixel mask `(1, H, W)`, grown by
 /// `margin` and clamped to the frame; `None` when nothing is missing. Per-frame work that only
 /// matters near the damage (fills, motion search) runs on this box instead of the whole frame.
-pub(super) fn missing_region(known: &Tensor, margin: i64) -> Option<(i64, i64, i64, i64)> {
+pub(crate) fn missing_region(known: &Tensor, margin: i64) -> Option<(i64, i64, i64, i64)> {
     let (_, h, w) = known.size3().expect("(1, H, W)");
     let missing = known.lt(0.5).squeeze_dim(0);
     let rows = Vec::<bool>::try_from(missing.any_dim(1, false)).ok()?;

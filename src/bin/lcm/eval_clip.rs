@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<()> {
         let middle = args.frames / 2;
         let mut row = vec![lcm::eval::shown_evidence(task, &clip.truths[middle], &clip.observations[middle])];
         for name in &methods {
-            let outputs = match name.as_str() {
+            let (outputs, seconds): (Vec<Tensor>, f64) = match name.as_str() {
                 "telea" | "ns" => {
                     if opencv.is_none() {
                         match opencv_fills(&clip) {
@@ -124,7 +124,6 @@ pub fn run(args: Args) -> Result<()> {
                     clip_eval::run(&method, &clip)
                 }
             };
-            let (outputs, seconds): (Vec<Tensor>, f64) = outputs;
             row.push(outputs[middle].shallow_clone());
             report.methods.insert(name.clone(), clip_eval::score(&clip, &outputs, seconds, perceptual.as_ref()));
         }
