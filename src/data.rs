@@ -14,7 +14,7 @@ use crate::degrade::lanczos_resize;
 use crate::imageio;
 use crate::rng::SplitMix64;
 
-const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
+const IMAGE_EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "pgm", "ppm", "pnm"];
 
 fn is_image(path: &Path) -> bool {
     path.extension()

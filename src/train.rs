@@ -285,12 +285,34 @@ impl Trainer {
         }
     }
 
-    /// The health figures on the first `rows` training φ (rendered as one training batch) and,
-    /// when given, `held_out` clean patches at `steps` MAP steps.
+    /// Up to `rows` indices of the images trained most recently (newest batch first): early in
+    /// a run most φ rows still hold their seed, so rows 0..n would score untrained φ.
+    fn recently_trained(&self, rows: i64) -> Vec<i64> {
+        let visits = self.step.div_ceil(self.config.steps_per_batch);
+        let mut seen = std::collections::HashSet::new();
+        let mut picked = Vec::new();
+        for visit in (0..visits).rev() {
+            for i in self.batch_indices(visit * self.config.steps_per_batch) {
+                if picked.len() as i64 == rows {
+                    return picked;
+                }
+                if seen.insert(i) {
+                    picked.push(i);
+                }
+            }
+        }
+        if picked.is_empty() {
+            picked = (0..rows.min(self.image_count())).collect();
+        }
+        picked
+    }
+
+    /// The health figures on up to `rows` recently trained φ (rendered as one training batch)
+    /// and, when given, `held_out` clean patches at `steps` MAP steps.
     pub fn health(&self, rows: i64, held_out: Option<&Tensor>, steps: usize) -> Health {
-        let n = rows.min(self.image_count());
-        let phi = self.phi_table.narrow(0, 0, n);
-        let target = self.images.narrow(0, 0, n);
+        let idx = Tensor::from_slice(&self.recently_trained(rows)).to_device(self.model.device());
+        let phi = self.phi_table.index_select(0, &idx);
+        let target = self.images.index_select(0, &idx);
         let state = self.batch_norm_state();
         let (train, eval) = tch::no_grad(|| (self.model.render(&phi, true), self.model.render(&phi, false)));
         Self::restore_batch_norm_state(state);

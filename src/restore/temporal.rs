@@ -63,15 +63,18 @@ fn masked_difference(a: &Tensor, b: &Tensor, weight: &Tensor) -> f64 {
 /// The shift within `radius` of (`cy`, `cx`) (step `step`) that best aligns `past` to `current`.
 #[allow(clippy::too_many_arguments)]
 fn best_shift(current: &Tensor, known: &Tensor, past: &Tensor, past_known: &Tensor, cy: i64, cx: i64, radius: i64, step: i64) -> (i64, i64, f64) {
+    // Nearest candidates first, so a tie (flat content matches at many shifts) keeps the
+    // smallest move instead of the search's first corner.
+    let offsets = (-radius..=radius).step_by(step as usize);
+    let mut candidates: Vec<(i64, i64)> = offsets.clone().flat_map(|dy| offsets.clone().map(move |dx| (dy, dx))).collect();
+    candidates.sort_by_key(|(dy, dx)| dy * dy + dx * dx);
     let mut best = (cy, cx, f64::INFINITY);
-    for dy in (-radius..=radius).step_by(step as usize) {
-        for dx in (-radius..=radius).step_by(step as usize) {
-            let (moved, valid) = shift(past, cy + dy, cx + dx);
-            let (moved_known, _) = shift(past_known, cy + dy, cx + dx);
-            let d = masked_difference(current, &moved, &(known * &moved_known * valid));
-            if d < best.2 {
-                best = (cy + dy, cx + dx, d);
-            }
+    for (dy, dx) in candidates {
+        let (moved, valid) = shift(past, cy + dy, cx + dx);
+        let (moved_known, _) = shift(past_known, cy + dy, cx + dx);
+        let d = masked_difference(current, &moved, &(known * &moved_known * valid));
+        if d < best.2 {
+            best = (cy + dy, cx + dx, d);
         }
     }
     best
@@ -134,10 +137,11 @@ fn best_shift_window(current: &Tensor, known: &Tensor, past: &Past, (y, x, h, w)
     best_shift(&cur, &(cur_known * window), &pix, &pk, gy, gx, BLOCK_RADIUS, 1)
 }
 
-/// Box mean of `(1, H, W)` over a `k`×`k` window (zero-padded).
+/// Box sum of `(1, H, W)` over a `k`×`k` window (zero-padded).
 fn box_sum(t: &Tensor, k: i64) -> Tensor {
-    let kernel = Tensor::ones([1, 1, k, k], (Kind::Float, t.device()));
-    t.unsqueeze(0).conv2d(&kernel, None::<Tensor>, 1, k / 2, 1, 1).squeeze_dim(0)
+    let row = Tensor::ones([1, 1, 1, k], (Kind::Float, t.device()));
+    let x = t.unsqueeze(0).conv2d(&row, None::<Tensor>, 1, [0, k / 2], 1, 1);
+    x.conv2d(&row.view([1, 1, k, 1]), None::<Tensor>, 1, [k / 2, 0], 1, 1).squeeze_dim(0)
 }
 
 impl Past {
@@ -205,9 +209,18 @@ impl History {
             // Agreement around each pixel, measured on pixels both frames know.
             let both = known * &aligned_known;
             let diff = (pixels - &aligned).abs().mean_dim(0, true, Kind::Float) * &both;
-            let local = box_sum(&diff, AGREEMENT_WINDOW) / box_sum(&both, AGREEMENT_WINDOW).clamp_min(1.0);
-            let support = box_sum(&both, AGREEMENT_WINDOW).ge((AGREEMENT_WINDOW * AGREEMENT_WINDOW / 8) as f64);
-            let take = now_known.lt(0.5).logical_and(&aligned_known.gt(0.5)).logical_and(&local.le(AGREEMENT_TOLERANCE)).logical_and(&support);
+            // Inside damage wider than the window there is nothing to compare: there the
+            // agreement is measured over windows twice and four times as wide.
+            let mut agrees = diff.zeros_like().to_kind(Kind::Bool);
+            let mut judged = agrees.shallow_clone();
+            for window in [AGREEMENT_WINDOW, 2 * AGREEMENT_WINDOW + 1, 4 * AGREEMENT_WINDOW + 3] {
+                let support = box_sum(&both, window);
+                let enough = support.ge((window * window / 8) as f64).logical_and(&judged.logical_not());
+                let local = box_sum(&diff, window) / support.clamp_min(1.0);
+                agrees = agrees.logical_or(&enough.logical_and(&local.le(AGREEMENT_TOLERANCE)));
+                judged = judged.logical_or(&enough);
+            }
+            let take = now_known.lt(0.5).logical_and(&aligned_known.gt(0.5)).logical_and(&agrees);
             let take = take.to_kind(Kind::Float);
             evidence = &evidence * (1.0 - &take) + &aligned * &take;
             now_known = &now_known + &take;

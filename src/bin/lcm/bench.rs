@@ -68,6 +68,9 @@ pub enum Command {
         patches: usize,
         #[arg(long, value_delimiter = ',', default_value = "20,60,200")]
         steps: Vec<usize>,
+        /// MAP learning rate (default: the restoration default).
+        #[arg(long, default_value_t = RestoreOptions::default().learning_rate)]
+        lr: f64,
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
     },
@@ -220,7 +223,7 @@ pub fn run(command: Command) -> Result<()> {
             println!("\nflicker (mean |Δoutput − Δtruth|, {steps} steps/frame): warm {:.5}, cold {:.5}", flicker(&warm_outputs), flicker(&cold_outputs));
         }
         Command::FuzzLoad { model, cases, seed } => fuzz_load(&model, cases, seed)?,
-        Command::Health { model, input, patches, steps, device } => {
+        Command::Health { model, input, patches, steps, lr, device } => {
             let device = device.resolve()?;
             let model = Model::load(&model, device)?.frozen();
             let default = lcm::holdout::Sampling { frames_per_video: 100, frame_every: 5, max_side: 0, fraction: 0.0 };
@@ -230,7 +233,7 @@ pub fn run(command: Command) -> Result<()> {
             let clean = data::random_patches(&frames, model.config.image_size, patches, seed ^ lcm::train::HEALTH_PATCH_SEED)?;
             println!("| MAP steps | representation PSNR (dB) |\n|---|---|");
             for k in steps {
-                let psnr = lcm::train::representation_psnr(&model, &clean, k, RestoreOptions::default().learning_rate);
+                let psnr = lcm::train::representation_psnr(&model, &clean, k, lr);
                 println!("| {k} | {psnr:.2} |");
             }
         }
