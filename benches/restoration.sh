@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark 5: what the elements do on held-out clips, beside what users run instead.
 # `lcm eval --clip` on consecutive frames of each clip (element defaults: 20 MAP steps, warm
-# start, 2 temporal frames, no lookahead) for inpainting (a static rectangle two tiles wide, and
+# start, 2 temporal frames, 2 frames of lookahead) for inpainting (a static rectangle two tiles wide, and
 # moving film dirt), ×4 super-resolution and colorization. Tables on stdout; JSON reports and
 # grids (degraded | methods | truth, middle frame) in out/restoration/.
 #   benches/restoration.sh [MODEL] [FRAMES]

@@ -5,7 +5,7 @@
 //! stream and the observation a frame gives. [`LcmFilter`] does the rest, and
 //! [`lcm_filter_impls!`](crate::lcm_filter_impls) writes the GObject glue around it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -91,6 +91,12 @@ pub trait ElementKind: Send + Sync + 'static {
         let _ = settings;
         0
     }
+    /// Later frames held back so their pixels can fill this frame's (inpainting only; adds
+    /// that many frames of latency).
+    fn lookahead(settings: &Self::Settings) -> usize {
+        let _ = settings;
+        0
+    }
     /// Caps on the other side, for elements that change size or format (`None`: the same caps).
     fn transform_caps(settings: &Self::Settings, direction: gst::PadDirection, caps: &gst::Caps) -> Option<gst::Caps> {
         let _ = (settings, direction, caps);
@@ -133,18 +139,32 @@ struct Stream<K: ElementKind> {
     prepared: K::Prepared,
 }
 
+/// Frames held back by lookahead: the input caps they came with and the buffers, read.
+#[derive(Default)]
+struct Held {
+    info: Option<gst_video::VideoInfo>,
+    frames: VecDeque<(gst::Buffer, Frame)>,
+}
+
 /// One element's settings, stream and statistics; each lock is held only as long as its data is used.
 pub struct LcmFilter<K: ElementKind> {
     settings: Mutex<Settings<K>>,
     stream: Mutex<Option<Stream<K>>>,
     stats: Mutex<Stats>,
+    held: Mutex<Held>,
     /// Set while the element flushes or shuts down: a running MAP stops at its next step.
     cancel: Arc<AtomicBool>,
 }
 
 impl<K: ElementKind> Default for LcmFilter<K> {
     fn default() -> Self {
-        Self { settings: Mutex::default(), stream: Mutex::new(None), stats: Mutex::default(), cancel: Arc::default() }
+        Self {
+            settings: Mutex::default(),
+            stream: Mutex::new(None),
+            stats: Mutex::default(),
+            held: Mutex::default(),
+            cancel: Arc::default(),
+        }
     }
 }
 
@@ -238,6 +258,65 @@ impl<K: ElementKind> LcmFilter<K> {
 
     pub fn stop(&self) {
         *lock(&self.stream) = None;
+        *lock(&self.held) = Held::default();
+    }
+
+    /// Frames of lookahead this element is set to hold back (0: every frame leaves as it arrives).
+    pub fn lookahead(&self) -> usize {
+        if K::IN_PLACE { K::lookahead(&lock(&self.settings).own) } else { 0 }
+    }
+
+    /// Lookahead: reads an incoming buffer and holds it until enough later frames arrived.
+    pub fn hold(&self, element: &gst::Element, buffer: gst::Buffer) -> Result<(), gst::FlowError> {
+        let mut held = lock(&self.held);
+        let info = held.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &info).map_err(|_| {
+            gst::element_error!(element, gst::CoreError::Failed, ("cannot map a {}×{} frame", info.width(), info.height()));
+            gst::FlowError::Error
+        })?;
+        let read = self.read(element, &frame)?;
+        drop(frame);
+        held.frames.push_back((buffer, read));
+        Ok(())
+    }
+
+    /// Lookahead: the oldest held frame, restored with the later ones as evidence, once
+    /// `lookahead` later frames are held (or, `draining`, whenever one is held).
+    pub fn release(&self, element: &gst::Element, draining: bool) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        let lookahead = self.lookahead();
+        let (mut buffer, frame, upcoming, info) = {
+            let mut held = lock(&self.held);
+            if held.frames.is_empty() || (!draining && held.frames.len() <= lookahead) {
+                return Ok(None);
+            }
+            let (buffer, frame) = held.frames.pop_front().expect("checked");
+            // Later frames up to the next discontinuity: nothing across a seek or gap.
+            let upcoming: Vec<Frame> =
+                held.frames.iter().take(lookahead).take_while(|(_, f)| !f.discont).map(|(_, f)| f.shallow_clone()).collect();
+            (buffer, frame, upcoming, held.info.clone().ok_or(gst::FlowError::NotNegotiated)?)
+        };
+        let restored = self.restore(element, frame, &upcoming)?;
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), &info).map_err(|_| {
+            gst::element_error!(element, gst::CoreError::Failed, ("cannot map a {}×{} frame for writing", info.width(), info.height()));
+            gst::FlowError::Error
+        })?;
+        self.write(element, &mut frame, restored)?;
+        drop(frame);
+        Ok(Some(buffer))
+    }
+
+    /// Lookahead: restores and returns every held frame (before EOS, new caps or a new segment).
+    pub fn drain(&self, element: &gst::Element) -> Result<Vec<gst::Buffer>, gst::FlowError> {
+        let mut out = Vec::new();
+        while let Some(buffer) = self.release(element, true)? {
+            out.push(buffer);
+        }
+        Ok(out)
+    }
+
+    /// Drops every held frame (flush).
+    pub fn drop_held(&self) {
+        lock(&self.held).frames.clear();
     }
 
     pub fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
@@ -249,15 +328,26 @@ impl<K: ElementKind> LcmFilter<K> {
         })
     }
 
-    /// Adds this element's processing time to an answered latency query: the larger of the
-    /// per-frame budget and the last frame's measured time. Never waits for a frame being restored.
-    pub fn add_latency(&self, query: &mut gst::QueryRef) {
+    /// Adds this element's latency to an answered latency query: the larger of the per-frame
+    /// budget and the last frame's measured time, plus the frames held back by lookahead.
+    /// Never waits for a frame being restored.
+    pub fn add_latency(&self, element: &gst::Element, query: &mut gst::QueryRef) {
         let budget = Duration::from_millis(lock(&self.settings).common.max_time_per_frame);
         let mut stats = lock(&self.stats);
         let latency = stats.last_duration.unwrap_or_default().max(budget);
         stats.reported_latency = Some(latency);
         drop(stats);
-        let processing = gst::ClockTime::from_nseconds(latency.as_nanos() as u64);
+        let held = match (self.lookahead(), lock(&self.held).info.as_ref().map(|i| i.fps())) {
+            (0, _) => gst::ClockTime::ZERO,
+            (frames, Some(fps)) if fps.numer() > 0 && fps.denom() > 0 => {
+                gst::ClockTime::SECOND.mul_div_ceil(frames as u64 * fps.denom() as u64, fps.numer() as u64).unwrap_or(gst::ClockTime::ZERO)
+            }
+            (frames, _) => {
+                gst::warning!(category::<K>(), obj = element, "stream has no frame rate: {frames} frames of lookahead left out of the latency");
+                gst::ClockTime::ZERO
+            }
+        };
+        let processing = gst::ClockTime::from_nseconds(latency.as_nanos() as u64) + held;
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
             let (live, min, max) = q.result();
             q.set(live, min + processing, max.map(|m| m + processing));
@@ -286,6 +376,7 @@ impl<K: ElementKind> LcmFilter<K> {
     ) -> Result<(), gst::LoggableError> {
         let own = self.own_settings();
         let mut stream = lock(&self.stream);
+        lock(&self.held).info = Some(in_info.clone());
         let Some(stream) = stream.as_mut() else { return Ok(()) };
         stream.session.reset();
         K::negotiated(&own, &mut stream.prepared, in_info, out_info).map_err(|reason| {
@@ -304,9 +395,10 @@ impl<K: ElementKind> LcmFilter<K> {
         Ok(Frame { pixels, alpha, discont })
     }
 
-    /// Restores a frame: the image and the pixels to write, or `None` when nothing is missing.
+    /// Restores a frame (`upcoming`: later frames held by lookahead, nearest first): the image
+    /// and the pixels to write, or `None` when nothing is missing.
     /// Panics (libtorch out of memory, a bug) become an element error; the element stays usable.
-    pub fn restore(&self, element: &gst::Element, frame: Frame) -> Result<Option<(Tensor, Option<Vec<bool>>)>, gst::FlowError> {
+    pub fn restore(&self, element: &gst::Element, frame: Frame, upcoming: &[Frame]) -> Result<Option<(Tensor, Option<Vec<bool>>)>, gst::FlowError> {
         let (common, own) = {
             let settings = lock(&self.settings);
             (settings.common.clone(), settings.own.clone())
@@ -321,7 +413,13 @@ impl<K: ElementKind> LcmFilter<K> {
             K::observe(&own, &stream.prepared, frame.pixels, frame.alpha).map(|observed| {
                 let mut opts = common.restore_options(observed.keep_known);
                 opts.cancel = Some(self.cancel.clone());
-                let restored = stream.session.restore(observed.task, &observed.observation, &common, &opts, K::temporal_frames(&own));
+                let upcoming: Vec<Observation> = upcoming
+                    .iter()
+                    .filter_map(|f| K::observe(&own, &stream.prepared, f.pixels.shallow_clone(), f.alpha.as_ref().map(Tensor::shallow_clone)))
+                    .map(|o| o.observation)
+                    .collect();
+                let restored =
+                    stream.session.restore(observed.task, &observed.observation, &upcoming, &common, &opts, K::temporal_frames(&own));
                 (restored, observed.only)
             })
         }));
@@ -382,6 +480,12 @@ pub struct Frame {
     pixels: Tensor,
     alpha: Option<Tensor>,
     discont: bool,
+}
+
+impl Frame {
+    fn shallow_clone(&self) -> Self {
+        Self { pixels: self.pixels.shallow_clone(), alpha: self.alpha.as_ref().map(Tensor::shallow_clone), discont: self.discont }
+    }
 }
 
 /// The GObject and GStreamer glue of an element whose implementation struct is
@@ -476,25 +580,66 @@ macro_rules! lcm_filter_impls {
             }
 
             fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+                use gst::prelude::*;
                 use gst_base::subclass::prelude::BaseTransformImplExt;
                 let handled = self.parent_query(direction, query);
                 if handled && direction == gst::PadDirection::Src && matches!(query.view(), gst::QueryView::Latency(_)) {
-                    self.filter.add_latency(query);
+                    self.filter.add_latency(self.obj().upcast_ref(), query);
                 }
                 handled
             }
 
             fn sink_event(&self, event: gst::Event) -> bool {
+                use gst::prelude::*;
+                use gst_base::prelude::BaseTransformExtManual;
                 use gst_base::subclass::prelude::BaseTransformImplExt;
                 match event.view() {
                     gst::EventView::FlushStart(_) => self.filter.set_cancelled(true),
                     gst::EventView::FlushStop(_) => {
                         self.filter.set_cancelled(false);
+                        self.filter.drop_held();
                         self.filter.reset();
+                    }
+                    // Held frames belong to the caps and segment before this event.
+                    gst::EventView::Eos(_) | gst::EventView::Caps(_) | gst::EventView::Segment(_) => {
+                        let obj = self.obj();
+                        match self.filter.drain(obj.upcast_ref()) {
+                            Ok(buffers) => {
+                                for buffer in buffers {
+                                    if obj.src_pad().push(buffer).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                            Err(_) => return false,
+                        }
                     }
                     _ => {}
                 }
                 self.parent_sink_event(event)
+            }
+
+            fn submit_input_buffer(&self, is_discont: bool, inbuf: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+                use gst::prelude::*;
+                use gst_base::subclass::prelude::BaseTransformImplExt;
+                if self.filter.lookahead() == 0 {
+                    return self.parent_submit_input_buffer(is_discont, inbuf);
+                }
+                self.filter.hold(self.obj().upcast_ref(), inbuf)?;
+                Ok(gst::FlowSuccess::Ok)
+            }
+
+            fn generate_output(&self) -> Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
+                use gst::prelude::*;
+                use gst_base::subclass::base_transform::GenerateOutputSuccess;
+                use gst_base::subclass::prelude::BaseTransformImplExt;
+                if self.filter.lookahead() == 0 {
+                    return self.parent_generate_output();
+                }
+                Ok(match self.filter.release(self.obj().upcast_ref(), false)? {
+                    Some(buffer) => GenerateOutputSuccess::Buffer(buffer),
+                    None => GenerateOutputSuccess::NoOutput,
+                })
             }
         }
 
@@ -520,7 +665,7 @@ macro_rules! lcm_filter_impls {
                 use gst::prelude::*;
                 let obj = self.obj();
                 let frame = self.filter.read(obj.upcast_ref(), inframe)?;
-                let restored = self.filter.restore(obj.upcast_ref(), frame)?;
+                let restored = self.filter.restore(obj.upcast_ref(), frame, &[])?;
                 self.filter.write(obj.upcast_ref(), outframe, restored)
             }
 
@@ -531,7 +676,7 @@ macro_rules! lcm_filter_impls {
                 use gst::prelude::*;
                 let obj = self.obj();
                 let input = self.filter.read(obj.upcast_ref(), &*frame)?;
-                let restored = self.filter.restore(obj.upcast_ref(), input)?;
+                let restored = self.filter.restore(obj.upcast_ref(), input, &[])?;
                 self.filter.write(obj.upcast_ref(), frame, restored)
             }
         }

@@ -246,9 +246,18 @@ impl Session {
         self.video.reset();
     }
 
-    /// Restores the stream's next frame.
-    pub fn restore(&mut self, task: Task, obs: &Observation, settings: &CommonSettings, opts: &RestoreOptions, temporal_frames: usize) -> Restoration {
+    /// Restores the stream's next frame; `upcoming` are the frames after it that the element
+    /// already holds (lookahead), nearest first.
+    pub fn restore(
+        &mut self,
+        task: Task,
+        obs: &Observation,
+        upcoming: &[Observation],
+        settings: &CommonSettings,
+        opts: &RestoreOptions,
+        temporal_frames: usize,
+    ) -> Restoration {
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        self.video.restore(&model, task, obs, opts, &settings.video_options(temporal_frames))
+        self.video.restore_with_upcoming(&model, task, obs, upcoming, opts, &settings.video_options(temporal_frames))
     }
 }

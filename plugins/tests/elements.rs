@@ -28,7 +28,7 @@ fn plugin_lists_three_documented_elements() {
 fn inpaint_keeps_known_pixels_and_fills_the_hole_better_than_the_mean_colour() {
     let (w, h) = (96, 72);
     let truth = real_frame(0, w, h);
-    let mut harness = harness("lcminpaint mask-rect=36,24,26,22 iterations=150");
+    let mut harness = harness("lcminpaint mask-rect=36,24,26,22 iterations=150 lookahead=0");
     harness.set_src_caps(caps("RGB", w, h));
     let damaged = truth.copy();
     let _ = damaged.narrow(1, 24, 22).narrow(2, 36, 26).fill_(0.0);
@@ -59,7 +59,7 @@ fn inpaint_takes_missing_pixels_from_alpha() {
             rgba[(y * w as usize + x) * 4 + 3] = 0;
         }
     }
-    let mut harness = harness("lcminpaint iterations=5");
+    let mut harness = harness("lcminpaint iterations=5 lookahead=0");
     harness.set_src_caps(caps("RGBA", w, h));
     let before = rgba.clone();
     let out = harness.push_and_pull(gst::Buffer::from_mut_slice(rgba)).unwrap();
@@ -175,7 +175,7 @@ fn elements_with_the_same_model_share_one_generator() {
         let element = gst::parse::launch(&format!("{description} model={} device=cpu", path.display())).unwrap();
         Harness::with_element(&element, Some("sink"), Some("src"))
     };
-    let mut a = element("lcminpaint mask-rect=0,0,4,4 iterations=1");
+    let mut a = element("lcminpaint mask-rect=0,0,4,4 iterations=1 lookahead=0");
     let mut b = element("lcmcolorize iterations=1");
     a.set_src_caps(caps("RGB", 16, 16));
     b.set_src_caps(caps("GRAY8", 16, 16));
@@ -285,7 +285,7 @@ fn moving_dirt_is_filled_from_earlier_frames() {
     let frames: Vec<Tensor> = (0..4).map(|i| real_frame(i, w, h)).collect();
     let masks = lcm::clip_eval::damage_masks(lcm::clip_eval::Damage::Dirt, 4, h, w, 5);
     let hole_psnr = |temporal: u32| -> f64 {
-        let mut harness = harness(&format!("lcminpaint iterations=5 temporal-frames={temporal}"));
+        let mut harness = harness(&format!("lcminpaint iterations=5 temporal-frames={temporal} lookahead=0"));
         harness.set_src_caps(caps("RGBA", w, h));
         let mut total = 0.0;
         for (i, (truth, known)) in frames.iter().zip(&masks).enumerate() {
@@ -305,7 +305,7 @@ fn moving_dirt_is_filled_from_earlier_frames() {
 fn a_hole_three_tiles_wide_comes_within_1_db_of_the_smooth_fill() {
     let (w, h) = (384, 288);
     let truth = real_frame(5, w, h);
-    let mut harness = harness("lcminpaint mask-rect=96,96,192,96");
+    let mut harness = harness("lcminpaint mask-rect=96,96,192,96 lookahead=0");
     harness.set_src_caps(caps("RGB", w, h));
     let out = rgb_image(&harness.push_and_pull(rgb_buffer(&truth, 0)).unwrap(), w, h);
     let known = lcm::mask::rect(h, w, 96, 96, 192, 96);
@@ -314,4 +314,31 @@ fn a_hole_three_tiles_wide_comes_within_1_db_of_the_smooth_fill() {
     let hole = 1.0 - &known;
     let (ours, smooth) = (lcm::metrics::psnr(&out, &truth8, Some(&hole)), lcm::metrics::psnr(&fill, &truth8, Some(&hole)));
     assert!(ours > smooth - 1.0, "hole PSNR {ours:.2} dB, the smooth fill's {smooth:.2} dB");
+}
+
+#[test]
+fn lookahead_fills_dirt_from_later_frames_reports_its_latency_and_drains_at_eos() {
+    let (w, h) = (160, 120);
+    let frames: Vec<Tensor> = (0..4).map(|i| real_frame(i, w, h)).collect();
+    let masks = lcm::clip_eval::damage_masks(lcm::clip_eval::Damage::Dirt, 4, h, w, 5);
+    // The first frame has no earlier frames: only later ones can show what its dirt hides.
+    let first_frame_psnr = |lookahead: u32| -> f64 {
+        let mut harness = harness(&format!("lcminpaint iterations=5 lookahead={lookahead}"));
+        harness.set_src_caps(caps("RGBA", w, h));
+        if lookahead > 0 {
+            let latency = harness.query_latency().expect("latency answered");
+            assert!(latency >= gst::ClockTime::from_mseconds(40 * u64::from(lookahead)), "latency {latency} hides the held frames");
+        }
+        for (i, (truth, known)) in frames.iter().zip(&masks).enumerate() {
+            harness.push(rgba_buffer(truth, known, i as u64)).unwrap();
+        }
+        assert!(harness.push_event(gst::event::Eos::new()));
+        let outputs: Vec<gst::Buffer> = (0..frames.len()).map(|_| harness.pull().expect("every frame comes out")).collect();
+        let times: Vec<u64> = outputs.iter().map(|b| b.pts().unwrap().mseconds()).collect();
+        assert_eq!(times, [0, 40, 80, 120], "frames out of order or retimed");
+        let first = lcm::imageio::from_interleaved(outputs[0].map_readable().unwrap().as_slice(), h, w, 4).narrow(0, 0, 3);
+        lcm::metrics::psnr(&first, &frames[0], Some(&(1.0 - &masks[0])))
+    };
+    let (alone, ahead) = (first_frame_psnr(0), first_frame_psnr(2));
+    assert!(ahead > alone + 3.0, "with later frames {ahead:.2} dB, without {alone:.2} dB on the first frame's dirt");
 }

@@ -105,7 +105,7 @@ fn keep_known_false_lets_the_model_redraw_known_pixels_and_true_keeps_them() {
     let outputs: Vec<Vec<u8>> = [true, false]
         .iter()
         .map(|keep| {
-            let mut harness = harness(&format!("lcminpaint mask-rect=24,16,16,16 iterations=5 keep-known={keep}"));
+            let mut harness = harness(&format!("lcminpaint mask-rect=24,16,16,16 iterations=5 keep-known={keep} lookahead=0"));
             harness.set_src_caps(caps("RGB", w, h));
             let out = harness.push_and_pull(gst::Buffer::from_slice(input.clone())).unwrap();
             out.map_readable().unwrap().to_vec()

@@ -26,6 +26,7 @@ const DEFAULT_KEEP_KNOWN: bool = true;
 /// Moving dirt is mostly visible one or two frames back (QUALITY.md: a temporal hold beats any
 /// single-frame fill on it).
 const DEFAULT_TEMPORAL_FRAMES: u32 = 2;
+const DEFAULT_LOOKAHEAD: u32 = lcm::restore::VIDEO_LOOKAHEAD as u32;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -33,11 +34,18 @@ pub struct Settings {
     mask_rect: Option<[u32; 4]>,
     keep_known: bool,
     temporal_frames: u32,
+    lookahead: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { mask: None, mask_rect: None, keep_known: DEFAULT_KEEP_KNOWN, temporal_frames: DEFAULT_TEMPORAL_FRAMES }
+        Self {
+            mask: None,
+            mask_rect: None,
+            keep_known: DEFAULT_KEEP_KNOWN,
+            temporal_frames: DEFAULT_TEMPORAL_FRAMES,
+            lookahead: DEFAULT_LOOKAHEAD,
+        }
     }
 }
 
@@ -89,6 +97,13 @@ impl ElementKind for Inpaint {
                 .default_value(DEFAULT_TEMPORAL_FRAMES)
                 .mutable_ready()
                 .build(),
+            glib::ParamSpecUInt::builder("lookahead")
+                .nick("Lookahead")
+                .blurb("Later frames held back so their pixels can fill this frame's too (after motion compensation); adds that many frames of latency; 0 = none")
+                .maximum(8)
+                .default_value(DEFAULT_LOOKAHEAD)
+                .mutable_ready()
+                .build(),
             glib::ParamSpecBoolean::builder("keep-known")
                 .nick("Keep known pixels")
                 .blurb("Pass known pixels through bit-exact (only missing ones are replaced); false lets the model redraw the tiles around the damage")
@@ -105,6 +120,7 @@ impl ElementKind for Inpaint {
             "mask-rect" => settings.mask_rect = text.as_deref().map(parse_rect).transpose()?,
             "keep-known" => settings.keep_known = value.get::<bool>().map_err(|e| e.to_string())?,
             "temporal-frames" => settings.temporal_frames = value.get::<u32>().map_err(|e| e.to_string())?,
+            "lookahead" => settings.lookahead = value.get::<u32>().map_err(|e| e.to_string())?,
             other => return Err(format!("lcminpaint has no property {other}")),
         }
         Ok(())
@@ -116,6 +132,7 @@ impl ElementKind for Inpaint {
             "mask-rect" => settings.mask_rect.map(|[x, y, w, h]| format!("{x},{y},{w},{h}")).to_value(),
             "keep-known" => settings.keep_known.to_value(),
             "temporal-frames" => settings.temporal_frames.to_value(),
+            "lookahead" => settings.lookahead.to_value(),
             _ => None::<String>.to_value(),
         }
     }
@@ -132,6 +149,10 @@ impl ElementKind for Inpaint {
 
     fn temporal_frames(settings: &Settings) -> usize {
         settings.temporal_frames as usize
+    }
+
+    fn lookahead(settings: &Settings) -> usize {
+        settings.lookahead as usize
     }
 
     fn negotiated(settings: &Settings, prepared: &mut Prepared, info: &gst_video::VideoInfo, _: &gst_video::VideoInfo) -> Result<(), String> {

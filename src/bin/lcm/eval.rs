@@ -50,9 +50,8 @@ pub struct Args {
     /// With --clip: earlier frames lcm searches for missing pixels (the element's temporal-frames).
     #[arg(long, default_value_t = 2)]
     pub(crate) temporal_frames: usize,
-    /// With --clip: later frames lcm may also take missing pixels from (an element with that
-    /// much lookahead; 0 = the elements today).
-    #[arg(long, default_value_t = 0)]
+    /// With --clip: later frames lcm may also take missing pixels from (the element's lookahead).
+    #[arg(long, default_value_t = lcm::restore::VIDEO_LOOKAHEAD)]
     pub(crate) lookahead: usize,
     #[arg(long, default_value_t = 4, value_parser = parse_scale)]
     pub(crate) scale: i64,
