@@ -7,7 +7,7 @@ clip=${1:-$OPENCV_DATA/vtest.avi}
 out=${2:-$LCM_ROOT/out/inpaint}
 rect=${3:-330,120,96,72}
 frames=${4:-50}
-iterations=${5:-20}
+iterations=${5:-}  # empty: the element's default
 size=${6:-768x576}
 width=${size%x*} height=${size#*x}
 IFS=, read -r x y w h <<<"$rect"
@@ -16,7 +16,7 @@ rm -f "$out"/side-by-side*.png
 gst-launch-1.0 -e \
     filesrc location="$clip" ! decodebin ! videoconvert ! videoscale ! video/x-raw,format=RGB,width="$width",height="$height" ! identity eos-after="$frames" ! tee name=input \
     input. ! queue ! mix.sink_0 \
-    input. ! queue ! lcminpaint model="$LCM_MODEL" mask-rect="$rect" iterations="$iterations" ! tee name=restored \
+    input. ! queue ! lcminpaint model="$LCM_MODEL" mask-rect="$rect" ${iterations:+iterations="$iterations"} ! tee name=restored \
     restored. ! queue ! videoconvert ! avenc_mpeg4 bitrate=8000000 ! matroskamux ! filesink location="$out/restored.mkv" \
     restored. ! queue ! mix.sink_1 \
     input. ! queue ! videocrop left="$x" top="$y" right=$((width - x - w)) bottom=$((height - y - h)) ! videobalance brightness=-1 saturation=0 ! mix.sink_2 \

@@ -21,21 +21,17 @@ pub fn classical(task: Task, evidence: &Tensor, mask: Option<&Tensor>) -> Tensor
     }
 }
 
-/// Fills pixels where `mask` is 0 smoothly from the known ones: a push–pull pyramid gives a
-/// coarse fill, then harmonic relaxation (repeated 3×3 averaging) smooths it.
+/// Fills pixels where `mask` is 0 smoothly from the known ones: a push–pull pyramid whose every
+/// level, coarse to fine, is relaxed towards the harmonic fill (repeated 3×3 averaging of the
+/// missing pixels) before it seeds the next; relaxing at every scale converges across wide
+/// holes at the cost of a few full-resolution passes.
 pub fn smooth_fill(image: &Tensor, mask: &Tensor) -> Tensor {
     let _guard = tch::no_grad_guard();
-    let x = image.unsqueeze(0);
-    let m = mask.unsqueeze(0);
-    let mut filled = push_pull(&x, &m);
-    let channels = x.size()[1];
-    let kernel = Tensor::full([channels, 1, 3, 3], 1.0 / 9.0, (Kind::Float, x.device()));
-    for _ in 0..50 {
-        let blurred = filled.pad([1, 1, 1, 1], "replicate", None).conv2d(&kernel, None::<Tensor>, 1, 0, 1, channels);
-        filled = &x * &m + blurred * (1.0 - &m);
-    }
-    filled.squeeze_dim(0)
+    push_pull(&image.unsqueeze(0), &mask.unsqueeze(0)).squeeze_dim(0)
 }
+
+/// Relaxation passes per pyramid level of [`smooth_fill`].
+const RELAX_PER_LEVEL: usize = 8;
 
 fn push_pull(x: &Tensor, m: &Tensor) -> Tensor {
     let (_, _, h, w) = x.size4().expect("4-d");
@@ -52,8 +48,14 @@ fn push_pull(x: &Tensor, m: &Tensor) -> Tensor {
     let coarse = pool(&(x * m)) / weight.clamp_min(1e-8);
     let coarse_mask = weight.gt(0.0).to_kind(Kind::Float);
     let coarse = push_pull(&coarse, &coarse_mask);
-    let up = coarse.upsample_bilinear2d([h, w], false, None, None);
-    x * m + up * (1.0 - m)
+    let known = x * m;
+    let missing = 1.0 - m;
+    let mut filled = &known + coarse.upsample_bilinear2d([h, w], false, None, None) * &missing;
+    for _ in 0..RELAX_PER_LEVEL {
+        let blurred = filled.pad([1, 1, 1, 1], "replicate", None).avg_pool2d([3, 3], [1, 1], [0, 0], false, true, None::<i64>);
+        filled = &known + blurred * &missing;
+    }
+    filled
 }
 
 /// Deep Image Prior: a freshly initialised generator of `config`'s architecture, fed a fixed

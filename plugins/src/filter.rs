@@ -51,6 +51,8 @@ pub trait ElementKind: Send + Sync + 'static {
     const DESCRIPTION: &'static str;
     /// Restores in place (inpainting) or into a new buffer (size or format change).
     const IN_PLACE: bool;
+    /// The task whose defaults the common properties take (MAP steps per frame).
+    const TASK: Task;
     /// Appended to a fallback warning: what the frame became instead.
     const FALLBACK: &'static str;
 
@@ -130,7 +132,7 @@ struct Settings<K: ElementKind> {
 
 impl<K: ElementKind> Default for Settings<K> {
     fn default() -> Self {
-        Self { common: CommonSettings::default(), own: K::Settings::default(), invalid: BTreeMap::new() }
+        Self { common: CommonSettings::for_task(K::TASK), own: K::Settings::default(), invalid: BTreeMap::new() }
     }
 }
 
@@ -197,7 +199,7 @@ impl<K: ElementKind> LcmFilter<K> {
     }
 
     pub fn properties() -> Vec<glib::ParamSpec> {
-        let mut props = CommonSettings::properties();
+        let mut props = CommonSettings::properties(K::TASK);
         props.extend(K::properties());
         props
     }
@@ -702,6 +704,7 @@ mod tests {
             const CLASSIFICATION: &'static str = "Filter/Video";
             const DESCRIPTION: &'static str = "panics on every frame";
             const IN_PLACE: bool = true;
+            const TASK: lcm::Task = lcm::Task::Inpaint;
             const FALLBACK: &'static str = "never";
 
             fn observe(_: &(), _: &(), _: tch::Tensor, _: Option<tch::Tensor>) -> Option<Observed> {
@@ -752,7 +755,7 @@ mod tests {
             assert!(error.contains("deliberate failure inside a frame"), "round {round}: error '{error}'");
             // Every lock still works: properties read, and the next round starts again.
             assert_eq!(element.property::<f64>("last-loss"), -1.0);
-            assert_eq!(element.property::<u32>("iterations"), crate::session::DEFAULT_ITERATIONS);
+            assert_eq!(element.property::<u32>("iterations"), lcm::restore::video_steps(lcm::Task::Inpaint) as u32);
         }
     }
 }

@@ -13,7 +13,6 @@ use once_cell::sync::Lazy;
 
 pub const DEFAULT_MODEL_NAME: &str = "natural-small.safetensors";
 pub const DEFAULT_DEVICE: &str = "auto";
-pub const DEFAULT_ITERATIONS: u32 = lcm::restore::VIDEO_STEPS as u32;
 pub const DEFAULT_LEARNING_RATE: f64 = 0.05;
 pub const DEFAULT_WARM_START: bool = true;
 pub const DEFAULT_TILE_OVERLAP: u32 = 16;
@@ -49,12 +48,13 @@ pub struct CommonSettings {
     pub max_time_per_frame: u64,
 }
 
-impl Default for CommonSettings {
-    fn default() -> Self {
+impl CommonSettings {
+    /// The defaults of an element restoring `task`.
+    pub fn for_task(task: Task) -> Self {
         Self {
             model: None,
             device: DeviceChoice::Auto,
-            iterations: DEFAULT_ITERATIONS,
+            iterations: lcm::restore::video_steps(task) as u32,
             learning_rate: DEFAULT_LEARNING_RATE,
             warm_start: DEFAULT_WARM_START,
             tile_overlap: DEFAULT_TILE_OVERLAP,
@@ -62,9 +62,7 @@ impl Default for CommonSettings {
             max_time_per_frame: DEFAULT_MAX_TIME_PER_FRAME,
         }
     }
-}
 
-impl CommonSettings {
     pub fn model_path(&self) -> PathBuf {
         self.model.clone().unwrap_or_else(default_model_path)
     }
@@ -85,7 +83,9 @@ impl CommonSettings {
         }
     }
 
-    pub fn properties() -> Vec<glib::ParamSpec> {
+    /// The common properties, with the defaults of an element restoring `task`.
+    pub fn properties(task: Task) -> Vec<glib::ParamSpec> {
+        let defaults = Self::for_task(task);
         vec![
             glib::ParamSpecString::builder("model")
                 .nick("Model")
@@ -103,7 +103,7 @@ impl CommonSettings {
                 .blurb("MAP optimisation steps per frame")
                 .minimum(0)
                 .maximum(100_000)
-                .default_value(DEFAULT_ITERATIONS)
+                .default_value(defaults.iterations)
                 .mutable_playing()
                 .build(),
             glib::ParamSpecDouble::builder("learning-rate")

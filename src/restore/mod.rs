@@ -21,7 +21,7 @@ use map::optimise;
 pub use temporal::History;
 pub(crate) use tiles::missing_region;
 pub use tiles::TileGrid;
-pub use video::{VIDEO_LOOKAHEAD, VIDEO_STEPS, VideoOptions, VideoRestorer};
+pub use video::{VIDEO_LOOKAHEAD, VideoOptions, VideoRestorer, video_steps};
 use tiles::pad_to;
 
 use crate::baselines;

@@ -7,7 +7,7 @@
 //! frame knows it and the frames agree closely on the known pixels around it. Recovered pixels
 //! join the evidence as known, so the prior only invents what no frame shows.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use tch::{Kind, Tensor};
 
@@ -93,48 +93,88 @@ fn align(current: &Tensor, known: &Tensor, past: &Past) -> (Tensor, Tensor) {
     let (past_q, past_known_q) = quarter(&past.pixels, &past.known);
     let (gy, gx, _) = best_shift(&cur_q, &known_q, &past_q, &past_known_q, 0, 0, GLOBAL_RADIUS / 4, 1);
     let (gy, gx, _) = best_shift(current, known, &past.pixels, &past.known, gy * 4, gx * 4, 3, 1);
-    let moved = |dy: i64, dx: i64| {
-        let (pixels, valid) = shift(&past.pixels, dy, dx);
-        let (past_known, _) = shift(&past.known, dy, dx);
-        (pixels, past_known * valid)
+    let mut moved_cache: HashMap<(i64, i64), (Tensor, Tensor)> = HashMap::new();
+    let mut moved = |dy: i64, dx: i64| {
+        let (pixels, pixels_known) = moved_cache.entry((dy, dx)).or_insert_with(|| {
+            let (pixels, valid) = shift(&past.pixels, dy, dx);
+            let (past_known, _) = shift(&past.known, dy, dx);
+            (pixels, past_known * valid)
+        });
+        (pixels.shallow_clone(), pixels_known.shallow_clone())
     };
-    let (aligned, aligned_known) = moved(gy, gx);
+    let (global, global_known) = moved(gy, gx);
+    let (aligned, aligned_known) = (global.copy(), global_known.copy());
+    // Blocks worth refining: missing pixels that the past frame, moved by any refinement,
+    // could show (a static hole in a still shot has none).
+    let side = 2 * BLOCK_RADIUS + 1;
+    let reachable = global_known.unsqueeze(0).max_pool2d([side, side], [1, 1], [BLOCK_RADIUS, BLOCK_RADIUS], [1, 1], false).squeeze_dim(0);
+    let wanted = known.lt(0.5).logical_and(&reachable.gt(0.5));
     let (_, h, w) = current.size3().expect("(3, H, W)");
-    let missing = known.lt(0.5);
-    for y in (0..h).step_by(BLOCK as usize) {
-        for x in (0..w).step_by(BLOCK as usize) {
-            let (bh, bw) = (BLOCK.min(h - y), BLOCK.min(w - x));
-            let block = |t: &Tensor| t.narrow(1, y, bh).narrow(2, x, bw);
-            if !bool::try_from(block(&missing).any()).unwrap_or(false) {
-                continue;
-            }
-            // Compare over the block with a margin, so blocks that are mostly damage still align.
-            let (my, mx) = ((y - BLOCK / 2).max(0), (x - BLOCK / 2).max(0));
-            let (mh, mw) = ((y + bh + BLOCK / 2).min(h) - my, (x + bw + BLOCK / 2).min(w) - mx);
-            let (by, bx, _) = best_shift_window(current, known, past, (my, mx, mh, mw), gy, gx);
-            if (by, bx) != (gy, gx) {
-                let (pixels, pixels_known) = moved(by, bx);
-                block(&aligned).copy_(&block(&pixels));
-                block(&aligned_known).copy_(&block(&pixels_known));
-            }
+    let (rows, cols) = ((h + BLOCK - 1) / BLOCK, (w + BLOCK - 1) / BLOCK);
+    let wanted_blocks = block_sums(&wanted.to_kind(Kind::Float), rows, cols, 0);
+    if !bool::try_from(wanted_blocks.gt(0.0).any()).unwrap_or(false) {
+        return (aligned, aligned_known);
+    }
+    let shifts = block_shifts(current, known, &mut moved, (gy, gx), rows, cols);
+    let wanted_blocks = Vec::<f32>::try_from(wanted_blocks.flatten(0, -1)).unwrap_or_default();
+    for (i, &(by, bx)) in shifts.iter().enumerate() {
+        if wanted_blocks.get(i).is_none_or(|&n| n == 0.0) || (by, bx) == (gy, gx) {
+            continue;
         }
+        let (y, x) = ((i as i64 / cols) * BLOCK, (i as i64 % cols) * BLOCK);
+        let (bh, bw) = (BLOCK.min(h - y), BLOCK.min(w - x));
+        let block = |t: &Tensor| t.narrow(1, y, bh).narrow(2, x, bw);
+        let (pixels, pixels_known) = moved(by, bx);
+        block(&aligned).copy_(&block(&pixels));
+        block(&aligned_known).copy_(&block(&pixels_known));
     }
     (aligned, aligned_known)
 }
 
-/// [`best_shift`] restricted to a window `(y, x, h, w)`, searching ±[`BLOCK_RADIUS`] around (`gy`, `gx`).
-fn best_shift_window(current: &Tensor, known: &Tensor, past: &Past, (y, x, h, w): (i64, i64, i64, i64), gy: i64, gx: i64) -> (i64, i64, f64) {
-    // Crop the past with enough margin for every candidate shift, then search inside it.
-    let margin = GLOBAL_RADIUS + BLOCK_RADIUS;
-    let (_, ph, pw) = past.pixels.size3().expect("(3, H, W)");
-    let (sy, sx) = ((y - margin).max(0), (x - margin).max(0));
-    let (sh, sw) = ((y + h + margin).min(ph) - sy, (x + w + margin).min(pw) - sx);
-    let crop = |t: &Tensor| t.narrow(1, sy, sh).narrow(2, sx, sw);
-    let (cur, cur_known) = (crop(current), crop(known));
-    let (pix, pk) = (crop(&past.pixels), crop(&past.known));
-    let window = Tensor::zeros([1, sh, sw], (Kind::Float, current.device()));
-    let _ = window.narrow(1, y - sy, h).narrow(2, x - sx, w).fill_(1.0);
-    best_shift(&cur, &(cur_known * window), &pix, &pk, gy, gx, BLOCK_RADIUS, 1)
+/// Sums of `(1, H, W)` over `BLOCK`-sized blocks widened by `margin` (half on each side),
+/// `(1, rows, cols)` for the blocks starting at multiples of [`BLOCK`].
+fn block_sums(t: &Tensor, rows: i64, cols: i64, margin: i64) -> Tensor {
+    let (_, h, w) = t.size3().expect("(1, H, W)");
+    let half = margin / 2;
+    let padded = t.unsqueeze(0).constant_pad_nd([half, half + cols * BLOCK - w, half, half + rows * BLOCK - h]);
+    let window = BLOCK + margin;
+    padded.avg_pool2d([window, window], [BLOCK, BLOCK], [0, 0], false, true, None::<i64>).squeeze_dim(0) * (window * window) as f64
+}
+
+/// The best shift of every block within ±[`BLOCK_RADIUS`] of the global one: the mean absolute
+/// difference over the block and a margin (so blocks that are mostly damage still align), all
+/// blocks at once per candidate; nearest candidates first, so ties keep the smaller move.
+fn block_shifts(
+    current: &Tensor,
+    known: &Tensor,
+    moved: &mut impl FnMut(i64, i64) -> (Tensor, Tensor),
+    (gy, gx): (i64, i64),
+    rows: i64,
+    cols: i64,
+) -> Vec<(i64, i64)> {
+    let mut candidates: Vec<(i64, i64)> =
+        (-BLOCK_RADIUS..=BLOCK_RADIUS).flat_map(|dy| (-BLOCK_RADIUS..=BLOCK_RADIUS).map(move |dx| (dy, dx))).collect();
+    candidates.sort_by_key(|(dy, dx)| dy * dy + dx * dx);
+    let mut best_cost = Tensor::full([1, rows, cols], f64::INFINITY, (Kind::Float, current.device()));
+    let mut best_index = Tensor::zeros([1, rows, cols], (Kind::Int64, current.device()));
+    for (i, &(dy, dx)) in candidates.iter().enumerate() {
+        let (pixels, pixels_known) = moved(gy + dy, gx + dx);
+        let weight = known * &pixels_known;
+        let diff = (current - &pixels).abs().mean_dim(0, true, Kind::Float) * &weight;
+        let support = block_sums(&weight, rows, cols, BLOCK);
+        let cost = (block_sums(&diff, rows, cols, BLOCK) / support.clamp_min(1.0)).where_self(&support.ge(16.0), &Tensor::from(f32::INFINITY));
+        let better = cost.lt_tensor(&best_cost);
+        best_cost = cost.where_self(&better, &best_cost);
+        best_index = best_index.where_self(&better.logical_not(), &Tensor::from(i as i64));
+    }
+    Vec::<i64>::try_from(best_index.flatten(0, -1))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| {
+            let (dy, dx) = candidates[i as usize];
+            (gy + dy, gx + dx)
+        })
+        .collect()
 }
 
 /// Box sum of `(1, H, W)` over a `k`×`k` window (zero-padded).

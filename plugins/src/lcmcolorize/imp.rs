@@ -33,6 +33,7 @@ impl ElementKind for Colorize {
     const CLASSIFICATION: &'static str = "Filter/Effect/Converter/Video";
     const DESCRIPTION: &'static str = "Colours gray frames with a Latent Convolutional Model, keeping their gray exactly, warm-started frame to frame";
     const IN_PLACE: bool = false;
+    const TASK: Task = Task::Colorize;
     const FALLBACK: &'static str = "frame left gray";
 
     fn sink_formats() -> Vec<VideoFormat> {

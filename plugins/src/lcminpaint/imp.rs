@@ -76,6 +76,7 @@ impl ElementKind for Inpaint {
     const DESCRIPTION: &'static str =
         "Fills missing pixels (alpha = 0, a mask image or a rectangle) with a Latent Convolutional Model, warm-started frame to frame";
     const IN_PLACE: bool = true;
+    const TASK: Task = Task::Inpaint;
     const FALLBACK: &'static str = "frame filled by the classical fallback";
 
     fn properties() -> Vec<glib::ParamSpec> {

@@ -54,6 +54,7 @@ impl ElementKind for SuperRes {
     const CLASSIFICATION: &'static str = "Filter/Effect/Converter/Video/Scaler";
     const DESCRIPTION: &'static str = "Upscales frames ×2/×4/×8 with a Latent Convolutional Model, warm-started frame to frame";
     const IN_PLACE: bool = false;
+    const TASK: Task = Task::SuperRes { scale: 4 };
     const FALLBACK: &'static str = "frame upscaled by Lanczos instead";
 
     fn properties() -> Vec<glib::ParamSpec> {
