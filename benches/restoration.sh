@@ -13,21 +13,31 @@ d=/usr/share/doc/opencv-doc/examples/data
 out=out/restoration
 mkdir -p "$out"
 lcm=./target/release/lcm
-# name, input, first frame. tree.avi was used to tune the defaults; the other three are the
-# held-out tails of training sources (after their last training frame), never used to tune.
+# name, input, first frame, tasks. tree.avi was used to tune the defaults, and street, faces
+# and bunny (the held-out tails of training sources) to choose among them; cube (a handheld B/W
+# sequence, scripts/setup.sh --comparators installs it) and bunny-late (Big Buck Bunny far past
+# its training frames) are held out from training and tuning alike.
+V=/usr/share/visp-images-data/ViSP-images
 clips=(
-    "tree $d/tree.avi 0"
-    "street $d/vtest.avi 740"
-    "faces $d/Megamind.avi 250"
-    "bunny data/footage/bbb.mp4 4800"
+    "tree $d/tree.avi 0 rect,dirt,x4,colorize"
+    "street $d/vtest.avi 740 rect,dirt,x4,colorize"
+    "faces $d/Megamind.avi 250 rect,dirt,x4,colorize"
+    "bunny data/footage/bbb.mp4 4800 rect,dirt,x4,colorize"
+    "cube $V/mbt/cube 100 rect,dirt,x4"
+    "bunny-late data/footage/bbb.mp4 10000 rect,dirt,x4,colorize"
 )
 for clip in "${clips[@]}"; do
-    read -r name input start <<<"$clip"
-    [ -e "$input" ] || { echo "skipping $name: $input is missing (scripts/fetch-footage.sh)"; continue; }
+    read -r name input start tasks <<<"$clip"
+    [ -e "$input" ] || { echo "skipping $name: $input is missing (scripts/fetch-footage.sh, scripts/setup.sh --comparators)"; continue; }
     common=(--model "$model" --clip --input "$input" --start "$start" --frames "$frames" --device cpu)
-    $lcm eval "${common[@]}" --crop 320x240 --task inpaint --damage rect:128x96 --json "$out/$name-rect.json" --grid "$out/$name-rect.png"
-    $lcm eval "${common[@]}" --crop 320x240 --task inpaint --damage dirt --json "$out/$name-dirt.json" --grid "$out/$name-dirt.png"
-    $lcm eval "${common[@]}" --crop 256x192 --task superres --scale 4 --json "$out/$name-x4.json" --grid "$out/$name-x4.png"
-    $lcm eval "${common[@]}" --crop 320x240 --task colorize --json "$out/$name-colorize.json" --grid "$out/$name-colorize.png"
+    for task in ${tasks//,/ }; do
+        case $task in
+            rect) args=(--crop 320x240 --task inpaint --damage rect:128x96) ;;
+            dirt) args=(--crop 320x240 --task inpaint --damage dirt) ;;
+            x4) args=(--crop 256x192 --task superres --scale 4) ;;
+            colorize) args=(--crop 320x240 --task colorize) ;;
+        esac
+        $lcm eval "${common[@]}" "${args[@]}" --json "$out/$name-$task.json" --grid "$out/$name-$task.png"
+    done
 done
 benches/restoration_summary.py "$out"/*.json

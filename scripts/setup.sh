@@ -7,7 +7,7 @@
 #   scripts/setup.sh --reference   also make PyTorch importable from Python (the test suite's
 #                             reference and benchmarks): that needs the full wheel set as well
 #   scripts/setup.sh --comparators also install what users run instead (OpenCV's inpainting),
-#                             for the comparison columns of `lcm eval --clip`
+#                             for the comparison columns of `lcm eval --clip`, and held-out footage
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +34,8 @@ packages=(
     meson ninja-build python3-venv time
     opencv-doc # real test footage: vtest.avi, Megamind.avi and still photos
 )
+# Held-out benchmark footage (a handheld B/W camera sequence), only for the comparison runs.
+[ "$comparators" = yes ] && packages+=(visp-images-data)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -109,6 +109,21 @@ pub struct Clip {
     pub boxes: Vec<Option<(i64, i64, i64, i64)>>,
 }
 
+/// Colorization with hints: `per_frame` pixels of each frame, at seeded random places, give
+/// their true colour (as a user's colour clicks would).
+pub fn add_colour_hints(clip: &mut Clip, per_frame: usize, seed: u64) {
+    let mut rng = SplitMix64::new(seed ^ 0xC0_10_0E);
+    for (truth, observation) in clip.truths.iter().zip(&mut clip.observations) {
+        let (_, h, w) = truth.size3().expect("(3, H, W)");
+        let weight = Tensor::zeros([1, h, w], (Kind::Float, truth.device()));
+        for _ in 0..per_frame {
+            let (y, x) = (rng.below(h as u64) as i64, rng.below(w as u64) as i64);
+            let _ = weight.get(0).get(y).get(x).fill_(1.0);
+        }
+        observation.hints = Some(Tensor::cat(&[truth * &weight, weight], 0));
+    }
+}
+
 /// Degrades `truths` (consecutive frames) for `task`; `damage` applies to inpainting.
 pub fn damage_clip(truths: Vec<Tensor>, task: Task, damage: Damage, seed: u64) -> Clip {
     let (_, h, w) = truths[0].size3().expect("(3, H, W)");
@@ -122,7 +137,7 @@ pub fn damage_clip(truths: Vec<Tensor>, task: Task, damage: Damage, seed: u64) -
                 // LPIPS on the damage and 16 px around it, unless that is most of the frame.
                 boxes.push(missing_region(&mask, 16).filter(|&(_, _, bh, bw)| bh * bw < h * w / 2));
                 let missing = 1.0 - &mask;
-                observations.push(Observation { evidence: truth * &mask, mask: Some(mask) });
+                observations.push(Observation { evidence: truth * &mask, mask: Some(mask), hints: None });
                 regions.push(Some(missing));
             }
             (observations, regions, boxes)
@@ -130,7 +145,7 @@ pub fn damage_clip(truths: Vec<Tensor>, task: Task, damage: Damage, seed: u64) -
         _ => {
             let observations = truths
                 .iter()
-                .map(|t| Observation { evidence: task.degrade(&t.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0), mask: None })
+                .map(|t| Observation { evidence: task.degrade(&t.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0), mask: None, hints: None })
                 .collect();
             (observations, truths.iter().map(|_| None).collect(), vec![None; truths.len()])
         }
@@ -153,6 +168,8 @@ pub enum ClipMethod<'a> {
     LanczosBackProjection,
     /// The gray copied to three channels.
     Gray,
+    /// Colorization with hints: their colour spread along the gray's edges, no prior.
+    HintSpread,
 }
 
 /// Restores every frame with `method`; returns the outputs `(3, H, W)` on the CPU and seconds per frame.
@@ -174,6 +191,14 @@ pub fn run(method: &ClipMethod, clip: &Clip) -> (Vec<Tensor>, f64) {
             clip.observations.iter().map(|o| baselines::classical(task, &o.evidence, o.mask.as_ref())).collect()
         }
         ClipMethod::TemporalHold => temporal_hold(&clip.observations),
+        ClipMethod::HintSpread => clip
+            .observations
+            .iter()
+            .map(|o| match &o.hints {
+                Some(hints) => crate::restore::colour_guide(&o.evidence, hints),
+                None => baselines::classical(task, &o.evidence, None),
+            })
+            .collect(),
         ClipMethod::Bicubic => clip
             .observations
             .iter()

@@ -103,11 +103,11 @@ pub fn make_cases(frames: &[Tensor], task: Task, crop: i64, count: usize, hole_f
                     };
                     let evidence = &truth * &mask;
                     let region = 1.0 - &mask;
-                    Case { truth, observation: Observation { evidence, mask: Some(mask) }, region: Some(region) }
+                    Case { truth, observation: Observation { evidence, mask: Some(mask), hints: None }, region: Some(region) }
                 }
                 _ => {
                     let evidence = task.degrade(&truth.unsqueeze(0)).squeeze_dim(0);
-                    Case { truth, observation: Observation { evidence, mask: None }, region: None }
+                    Case { truth, observation: Observation { evidence, mask: None, hints: None }, region: None }
                 }
             }
         })

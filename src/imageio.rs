@@ -22,6 +22,12 @@ pub fn load_rgb(path: &Path) -> Result<Tensor> {
     Ok(from_interleaved(img.as_raw(), img.height() as i64, img.width() as i64, 3))
 }
 
+/// Reads any image file as RGBA `(4, H, W)` (opaque where the file has no alpha).
+pub fn load_rgba(path: &Path) -> Result<Tensor> {
+    let img = image::open(path).with_context(|| format!("cannot read image {}", path.display()))?.to_rgba8();
+    Ok(from_interleaved(img.as_raw(), img.height() as i64, img.width() as i64, 4))
+}
+
 /// Reads any image file as gray `(1, H, W)` (luma of colour images).
 pub fn load_gray(path: &Path) -> Result<Tensor> {
     let img = image::open(path).with_context(|| format!("cannot read image {}", path.display()))?.to_luma8();

@@ -129,7 +129,7 @@ fn training_lowers_the_loss_and_restores_a_training_image() {
 
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(0);
-    let obs = Observation { evidence: truth.shallow_clone(), mask: None };
+    let obs = Observation { evidence: truth.shallow_clone(), mask: None, hints: None };
     let opts = RestoreOptions { steps: 300, keep_known: false, ..Default::default() };
     let restored = restore_with(&model, Task::Inpaint, &obs, &opts, None);
     let psnr = metrics::psnr(&restored.image, &truth, None);
@@ -141,7 +141,7 @@ fn restoration_moves_phi_only_and_keeps_it_in_the_box() {
     let (path, patches, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let before: Vec<(String, Tensor)> = model.vars.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
-    let obs = Observation { evidence: patches.get(1), mask: None };
+    let obs = Observation { evidence: patches.get(1), mask: None, hints: None };
     for (optimizer, lr) in [(lcm::Optimizer::Adam, 0.5), (lcm::Optimizer::Sgd, 50.0)] {
         let opts = RestoreOptions { steps: 20, optimizer, learning_rate: lr, ..Default::default() };
         let restored = restore_with(&model, Task::Inpaint, &obs, &opts, None);
@@ -165,7 +165,7 @@ fn inpainting_keeps_known_pixels_bit_exact_and_comes_within_1_db_of_the_smooth_f
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(2);
     let mask = lcm::mask::centre_hole(32, 32, 0.4);
-    let obs = Observation { evidence: &truth * &mask, mask: Some(mask.shallow_clone()) };
+    let obs = Observation { evidence: &truth * &mask, mask: Some(mask.shallow_clone()), hints: None };
     let restored = restore_with(&model, Task::Inpaint, &obs, &RestoreOptions { steps: 200, ..Default::default() }, None);
     let known = mask.expand_as(&truth).to_kind(Kind::Bool);
     assert!(restored.image.masked_select(&known).equal(&truth.masked_select(&known)), "known pixels changed");
@@ -196,7 +196,7 @@ fn tiled_restoration_has_no_seams() {
     let opts = RestoreOptions { steps: 150, tile_overlap: 8, ..Default::default() };
     let grid = TileGrid::new(h, w, 32, 8, 1);
     assert!(grid.len() > 4);
-    let restored = restore_with(&model, Task::Colorize, &Observation { evidence: degrade::gray(&frame.unsqueeze(0)).squeeze_dim(0), mask: None }, &opts, None);
+    let restored = restore_with(&model, Task::Colorize, &Observation { evidence: degrade::gray(&frame.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None }, &opts, None);
     // Error on the columns and rows where tiles meet vs everywhere else.
     let err = (&restored.image - &frame).square().mean_dim(0, false, Kind::Float);
     let seam = Tensor::zeros([h, w], (Kind::Bool, Device::Cpu));
@@ -221,7 +221,7 @@ fn warm_start_beats_cold_start_on_the_next_frame() {
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let frames: Vec<Tensor> = common::vtest_frames().iter().map(|f| lcm::data::shrink(f, 48)).collect();
     let task = Task::SuperRes { scale: 2 };
-    let obs = |f: &Tensor| Observation { evidence: task.degrade(&f.unsqueeze(0)).squeeze_dim(0), mask: None };
+    let obs = |f: &Tensor| Observation { evidence: task.degrade(&f.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None };
     let opts = RestoreOptions { steps: 60, ..Default::default() };
     let mut engine = Engine::new();
     engine.restore(&model, task, &obs(&frames[0]), &opts, true);
@@ -276,7 +276,7 @@ fn diverging_restoration_falls_back_to_the_evidence() {
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(3);
     let task = Task::SuperRes { scale: 2 };
-    let obs = Observation { evidence: task.degrade(&truth.unsqueeze(0)).squeeze_dim(0), mask: None };
+    let obs = Observation { evidence: task.degrade(&truth.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None };
     let opts = RestoreOptions { steps: 20, learning_rate: f64::NAN, ..Default::default() };
     let restored = restore_with(&model, task, &obs, &opts, None);
     assert!(restored.fallback.is_some());
@@ -327,7 +327,7 @@ fn cuda_restoration_matches_the_cpu() {
     let cuda = lcm::DeviceChoice::Cuda(0).resolve().unwrap();
     let truth = patches.get(2);
     let mask = lcm::mask::centre_hole(32, 32, 0.4);
-    let obs = Observation { evidence: &truth * &mask, mask: Some(mask) };
+    let obs = Observation { evidence: &truth * &mask, mask: Some(mask), hints: None };
     let opts = RestoreOptions { steps: 30, ..Default::default() };
     let on = |device| restore_with(&Model::load(&path, device).unwrap().frozen(), Task::Inpaint, &obs, &opts, None);
     let (cpu, gpu) = (on(Device::Cpu), on(cuda));

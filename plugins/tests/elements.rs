@@ -342,3 +342,28 @@ fn lookahead_fills_dirt_from_later_frames_reports_its_latency_and_drains_at_eos(
     let (alone, ahead) = (first_frame_psnr(0), first_frame_psnr(2));
     assert!(ahead > alone + 3.0, "with later frames {ahead:.2} dB, without {alone:.2} dB on the first frame's dirt");
 }
+
+#[test]
+fn colour_hints_in_the_alpha_colour_the_frame_far_closer_to_the_truth_than_the_gray_copy() {
+    let (w, h) = (160, 120);
+    let truth = real_frame(2, w, h);
+    let gray = lcm::degrade::gray(&truth.unsqueeze(0)).squeeze_dim(0);
+    // Ten hint pixels with their true colour (alpha 255); everywhere else the gray (alpha 0).
+    let weight = Tensor::zeros([1, h, w], (Kind::Float, tch::Device::Cpu));
+    for i in 0..10i64 {
+        let _ = weight.get(0).get(7 + 11 * i).get(13 + 14 * i).fill_(1.0);
+    }
+    let rgb = &truth * &weight + gray.expand([3, -1, -1], false) * (1.0 - &weight);
+    let rgba = Tensor::cat(&[rgb, weight.shallow_clone()], 0);
+    let mut harness = harness("lcmcolorize");
+    harness.set_src_caps(caps("RGBA", w, h));
+    let out = harness.push_and_pull(gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&rgba))).unwrap();
+    let out = rgb_image(&out, w, h);
+    let gray8 = lcm::imageio::from_interleaved(&lcm::imageio::to_interleaved(&gray), h, w, 1);
+    let out_gray = lcm::degrade::gray(&out.unsqueeze(0)).squeeze_dim(0);
+    let gray_err = f64::try_from((&out_gray - &gray8).abs().max()).unwrap();
+    assert!(gray_err <= 1.5 / 255.0, "output gray differs from the input by {gray_err}");
+    let perceptual = lcm::metrics::Perceptual::load_default().unwrap();
+    let (ours, gray_copy) = (perceptual.lpips(&out, &truth), perceptual.lpips(&gray8.expand([3, -1, -1], false), &truth));
+    assert!(ours < 0.8 * gray_copy, "LPIPS {ours:.4} with hints is not 20 % below the gray copy's {gray_copy:.4}");
+}

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use tch::{Kind, Tensor};
 
+mod hints;
 mod map;
 mod temporal;
 mod tiles;
 mod video;
 
+pub use hints::{hints_from_rgba, spread_chroma};
 pub use map::MapOptimizer;
 pub(crate) use map::adam_update;
 use map::optimise;
@@ -86,6 +88,9 @@ pub struct Observation {
     pub evidence: Tensor,
     /// Inpainting: `(1, h, w)`, 1 where a pixel is known.
     pub mask: Option<Tensor>,
+    /// Colorization: colour hints `(4, h, w)`, RGB and a weight that is 0 where a pixel gives
+    /// no hint.
+    pub hints: Option<Tensor>,
 }
 
 /// The outcome of restoring one image.
@@ -225,6 +230,17 @@ pub fn restore_with(
 
     let tiles = grid.len() as i64;
     let previous = previous.filter(|p| p.grid == grid && p.task == task);
+    if let (Task::Colorize, Some(hints)) = (task, &obs.hints) {
+        // Colour from hints is their spread along the gray's edges. Fitting the prior to that
+        // guide (as RGB evidence) and keeping its colour scored worse than the guide itself
+        // (10 hints a frame on a face: LPIPS 0.233 against 0.107; benches/NOTES.md).
+        let image = colour_guide(&evidence, &hints.to_device(device).to_kind(Kind::Float));
+        let (phi, adam) = match previous {
+            Some(p) => (p.phi, p.adam),
+            None => (model.initial_phi(tiles, opts.seed), None),
+        };
+        return Restoration { image, phi, losses: Vec::new(), fallback: None, warm_started: false, grid, adam, temporal_pixels: 0 };
+    }
     let warm_started = previous.is_some();
     let (phi, adam) = match previous {
         Some(p) => (p.phi, p.adam.filter(|_| opts.optimizer == Optimizer::Adam)),
@@ -281,6 +297,12 @@ fn calm_colour(image: &Tensor, gray: &Tensor) -> Tensor {
     let x = image.clamp(0.0, 1.0);
     let chroma = &x - x.mean_dim(0, true, Kind::Float);
     gray + gaussian_blur(&chroma, CHROMA_SIGMA) * CHROMA_GAIN
+}
+
+/// The colour the hints `(4, h, w)` give a gray frame `(1, h, w)`: their chroma spread along the
+/// gray's edges, added to the gray, the gray kept exact.
+pub(crate) fn colour_guide(gray: &Tensor, hints: &Tensor) -> Tensor {
+    match_gray(&(gray + hints::spread_chroma(gray, hints)), gray)
 }
 
 /// Chroma smoothing and gain of colorization (see [`calm_colour`]), chosen on tree.avi

@@ -90,7 +90,7 @@ impl VideoRestorer {
             (Task::Inpaint, Some(mask)) => {
                 let upcoming: Vec<Past> = upcoming.iter().filter_map(|o| Some(Past::new(&o.evidence, o.mask.as_ref()?))).collect();
                 let (evidence, known, count) = self.history.recover_with_upcoming(&obs.evidence, mask, &upcoming);
-                (Some(Observation { evidence, mask: Some(known) }), count)
+                (Some(Observation { evidence, mask: Some(known), hints: None }), count)
             }
             _ => (None, 0),
         };

@@ -7,11 +7,19 @@
  * which the channel mean is taken); output is RGB whose channel mean equals the input gray
  * (up to rounding and clipping).
  *
+ * Colour hints replace guessing: the non-transparent pixels of a `hints` image (scaled to the
+ * frame), and for input with alpha the pixels whose alpha is not 0, give their colour; it is
+ * spread along the gray's edges over the frame.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=bw.avi ! decodebin ! videoconvert ! video/x-raw,format=GRAY8 ! lcmcolorize ! videoconvert ! pngenc ! multifilesink location=out/%05d.png
  * ]|
  */
+use std::path::PathBuf;
+
+use gst::glib;
+use gst::prelude::*;
 use gst_video::VideoFormat;
 use lcm::{Observation, Task};
 use tch::{Kind, Tensor};
@@ -23,11 +31,23 @@ fn sink_formats() -> Vec<VideoFormat> {
     std::iter::once(VideoFormat::Gray8).chain(RGB_FORMATS).collect()
 }
 
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    hints: Option<PathBuf>,
+}
+
+/// The hints image as read in `start()` `(4, h, w)`, and scaled to the negotiated frame.
+#[derive(Default)]
+pub struct Prepared {
+    hints_image: Option<Tensor>,
+    hints: Option<Tensor>,
+}
+
 pub struct Colorize;
 
 impl ElementKind for Colorize {
-    type Settings = ();
-    type Prepared = ();
+    type Settings = Settings;
+    type Prepared = Prepared;
     const NAME: &'static str = "lcmcolorize";
     const LONG_NAME: &'static str = "LCM colorization";
     const CLASSIFICATION: &'static str = "Filter/Effect/Converter/Video";
@@ -40,7 +60,46 @@ impl ElementKind for Colorize {
         sink_formats()
     }
 
-    fn transform_caps(_: &(), direction: gst::PadDirection, caps: &gst::Caps) -> Option<gst::Caps> {
+    fn properties() -> Vec<glib::ParamSpec> {
+        vec![glib::ParamSpecString::builder("hints")
+            .nick("Colour hints")
+            .blurb("Image file whose non-transparent pixels give colours (scaled to the frame); read when the element starts")
+            .mutable_ready()
+            .build()]
+    }
+
+    fn set(settings: &mut Settings, value: &glib::Value, pspec: &glib::ParamSpec) -> Result<(), String> {
+        match pspec.name() {
+            "hints" => settings.hints = value.get::<Option<String>>().ok().flatten().filter(|s| !s.trim().is_empty()).map(PathBuf::from),
+            other => return Err(format!("lcmcolorize has no property {other}")),
+        }
+        Ok(())
+    }
+
+    fn get(settings: &Settings, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "hints" => settings.hints.as_ref().map(|p| p.to_string_lossy().to_string()).to_value(),
+            _ => None::<String>.to_value(),
+        }
+    }
+
+    fn prepare(settings: &Settings) -> Result<Prepared, gst::ErrorMessage> {
+        let hints_image = match &settings.hints {
+            Some(path) => Some(lcm::imageio::load_rgba(path).map_err(|e| {
+                gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot read hints {}: {e:#}", path.display()))
+            })?),
+            None => None,
+        };
+        Ok(Prepared { hints_image, hints: None })
+    }
+
+    fn negotiated(_: &Settings, prepared: &mut Prepared, info: &gst_video::VideoInfo, _: &gst_video::VideoInfo) -> Result<(), String> {
+        let (width, height) = (i64::from(info.width()), i64::from(info.height()));
+        prepared.hints = prepared.hints_image.as_ref().map(|image| lcm::restore::hints_from_rgba(image, height, width));
+        Ok(())
+    }
+
+    fn transform_caps(_: &Settings, direction: gst::PadDirection, caps: &gst::Caps) -> Option<gst::Caps> {
         Some(if direction == gst::PadDirection::Sink {
             crate::caps::with_formats(caps, &RGB_FORMATS)
         } else {
@@ -48,11 +107,21 @@ impl ElementKind for Colorize {
         })
     }
 
-    fn observe(_: &(), _: &(), pixels: Tensor, _: Option<Tensor>) -> Option<Observed> {
+    fn observe(_: &Settings, prepared: &Prepared, pixels: Tensor, alpha: Option<Tensor>) -> Option<Observed> {
         let gray = lcm::degrade::gray(&pixels.unsqueeze(0)).squeeze_dim(0).to_kind(Kind::Float);
+        // Hints in the frame's alpha take precedence over the hints image where both give one.
+        let in_frame = alpha.map(|a| Tensor::cat(&[pixels.expand([3, -1, -1], false), a.gt(0.0).to_kind(Kind::Float)], 0));
+        let hints = match (in_frame, &prepared.hints) {
+            (Some(frame), Some(image)) => {
+                let from_frame = frame.narrow(0, 3, 1);
+                Some(&frame * &from_frame + image * (1.0 - &from_frame))
+            }
+            (Some(frame), None) => Some(frame),
+            (None, image) => image.as_ref().map(Tensor::shallow_clone),
+        };
         Some(Observed {
             task: Task::Colorize,
-            observation: Observation { evidence: gray, mask: None },
+            observation: Observation { evidence: gray, mask: None, hints },
             keep_known: true,
             only: None,
         })

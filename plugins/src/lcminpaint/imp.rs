@@ -188,7 +188,7 @@ impl ElementKind for Inpaint {
         });
         Some(Observed {
             task: Task::Inpaint,
-            observation: Observation { evidence: rgb, mask: Some(known) },
+            observation: Observation { evidence: rgb, mask: Some(known), hints: None },
             keep_known: settings.keep_known,
             only,
         })

@@ -94,7 +94,7 @@ impl ElementKind for SuperRes {
     fn observe(settings: &Settings, _: &(), rgb: Tensor, _: Option<Tensor>) -> Option<Observed> {
         Some(Observed {
             task: Task::SuperRes { scale: i64::from(settings.scale.factor()) },
-            observation: Observation { evidence: rgb, mask: None },
+            observation: Observation { evidence: rgb, mask: None, hints: None },
             keep_known: true,
             only: None,
         })

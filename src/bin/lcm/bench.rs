@@ -152,10 +152,10 @@ pub fn run(command: Command) -> Result<()> {
                 Task::Inpaint => {
                     let (_, h, w) = t.size3().unwrap();
                     let mask = lcm::mask::centre_hole(h, w, 0.4);
-                    Observation { evidence: t * &mask, mask: Some(mask) }
+                    Observation { evidence: t * &mask, mask: Some(mask), hints: None }
                 }
-                Task::Colorize => Observation { evidence: lcm::degrade::gray(&t.unsqueeze(0)).squeeze_dim(0), mask: None },
-                Task::SuperRes { .. } => Observation { evidence: task.degrade(&t.unsqueeze(0)).squeeze_dim(0), mask: None },
+                Task::Colorize => Observation { evidence: lcm::degrade::gray(&t.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None },
+                Task::SuperRes { .. } => Observation { evidence: task.degrade(&t.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None },
             };
             let region = |t: &Tensor| if task == Task::Inpaint { Some(1.0 - lcm::mask::centre_hole(t.size()[1], t.size()[2], 0.4)) } else { None };
             let psnr = |out: &Tensor, t: &Tensor| lcm::metrics::psnr(&out.to_device(tch::Device::Cpu), t, region(t).as_ref());

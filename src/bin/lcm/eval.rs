@@ -53,6 +53,9 @@ pub struct Args {
     /// With --clip: later frames lcm may also take missing pixels from (the element's lookahead).
     #[arg(long, default_value_t = lcm::restore::VIDEO_LOOKAHEAD)]
     pub(crate) lookahead: usize,
+    /// With --clip --task colorize: true-colour hint pixels per frame, at seeded random places.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) hints: usize,
     #[arg(long, default_value_t = 4, value_parser = parse_scale)]
     pub(crate) scale: i64,
     /// MAP steps (default: 200 on crops; with --clip, the elements' default).

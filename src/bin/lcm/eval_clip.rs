@@ -15,7 +15,7 @@ fn default_methods(task: Task) -> &'static [&'static str] {
     match task {
         Task::Inpaint => &["lcm", "smooth", "hold", "telea", "ns"],
         Task::SuperRes { .. } => &["lcm", "lanczos", "bicubic", "lanczos-bp"],
-        Task::Colorize => &["lcm", "gray"],
+        Task::Colorize => &["lcm", "gray", "hint-spread"],
     }
 }
 
@@ -82,7 +82,10 @@ pub fn run(args: Args) -> Result<()> {
     for path in &args.input {
         let truths = clip_frames(path, args.start, args.frames, args.crop, task.scale())?;
         let (_, height, width) = truths[0].size3()?;
-        let clip = clip_eval::damage_clip(truths, task, args.damage, args.seed);
+        let mut clip = clip_eval::damage_clip(truths, task, args.damage, args.seed);
+        if task == Task::Colorize && args.hints > 0 {
+            clip_eval::add_colour_hints(&mut clip, args.hints, args.seed);
+        }
         let mut report = ClipReport {
             clip: path.display().to_string(),
             task: task.name().into(),
@@ -119,7 +122,8 @@ pub fn run(args: Args) -> Result<()> {
                         "bicubic" => ClipMethod::Bicubic,
                         "lanczos-bp" => ClipMethod::LanczosBackProjection,
                         "gray" => ClipMethod::Gray,
-                        other => bail!("unknown method '{other}' for --clip (lcm, smooth, hold, telea, ns, lanczos, bicubic, lanczos-bp, gray)"),
+                        "hint-spread" => ClipMethod::HintSpread,
+                        other => bail!("unknown method '{other}' for --clip (lcm, smooth, hold, telea, ns, lanczos, bicubic, lanczos-bp, gray, hint-spread)"),
                     };
                     clip_eval::run(&method, &clip)
                 }

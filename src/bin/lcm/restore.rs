@@ -22,6 +22,9 @@ pub struct Args {
     /// Missing pixels: `rect:x,y,w,h` or a mask image (non-black = missing).
     #[arg(long)]
     mask: Option<String>,
+    /// Colorization: an image whose non-transparent pixels give colours (scaled to the input).
+    #[arg(long)]
+    hints: Option<std::path::PathBuf>,
     /// Super-resolution factor.
     #[arg(long, default_value_t = 4, value_parser = parse_scale)]
     scale: i64,
@@ -69,10 +72,13 @@ pub fn run(args: Args) -> Result<()> {
         Task::Inpaint => {
             let spec = args.mask.as_deref().context("--task inpaint needs --mask rect:x,y,w,h or --mask mask.png")?;
             let mask = parse_mask(spec, h, w)?;
-            Observation { evidence: &rgb * &mask, mask: Some(mask) }
+            Observation { evidence: &rgb * &mask, mask: Some(mask), hints: None }
         }
-        Task::SuperRes { .. } => Observation { evidence: rgb, mask: None },
-        Task::Colorize => Observation { evidence: lcm::degrade::gray(&rgb.unsqueeze(0)).squeeze_dim(0), mask: None },
+        Task::SuperRes { .. } => Observation { evidence: rgb, mask: None, hints: None },
+        Task::Colorize => {
+            let hints = args.hints.as_deref().map(imageio::load_rgba).transpose()?.map(|image| lcm::restore::hints_from_rgba(&image, h, w));
+            Observation { evidence: lcm::degrade::gray(&rgb.unsqueeze(0)).squeeze_dim(0), mask: None, hints }
+        }
     };
     let opts = RestoreOptions { steps: args.steps, learning_rate: args.lr, tile_overlap: args.overlap, ..Default::default() };
     let started = Instant::now();
