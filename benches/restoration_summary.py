@@ -17,7 +17,7 @@ for path in sys.argv[1:]:
             continue
         lcm = methods.pop("lcm")
         name = path.rsplit("/", 1)[-1].removesuffix(".json")
-        clip, case = name.split("-", 1)
+        clip, case = name.rsplit("-", 1)
         best_psnr = max(methods.items(), key=lambda m: m[1]["psnr"])
         best_lpips = min(methods.items(), key=lambda m: m[1]["lpips"] if m[1]["lpips"] is not None else 9)
         best_temporal = min(m["temporal_error"] for m in methods.values())

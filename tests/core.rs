@@ -346,3 +346,24 @@ fn auto_device_falls_back_to_the_cpu_without_a_gpu() {
     assert!("cuda:x".parse::<lcm::DeviceChoice>().is_err());
     assert_eq!("cuda:1".parse::<lcm::DeviceChoice>().unwrap(), lcm::DeviceChoice::Cuda(1));
 }
+
+#[test]
+fn later_frames_beyond_a_scene_cut_lend_no_pixels() {
+    let (path, patches, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
+    // Frame 0 has a hole; frame 1 is the same shot, complete; frame 2 is another shot.
+    let shot = Tensor::cat(&[patches.get(0), patches.get(1)], 2);
+    let other = Tensor::cat(&[patches.get(2), patches.get(3)], 2).flip([1]);
+    let (_, h, w) = shot.size3().unwrap();
+    let hole = lcm::mask::rect(h, w, 20, 10, 12, 12);
+    let ones = Tensor::ones([1, h, w], (Kind::Float, Device::Cpu));
+    let frame = |image: &Tensor, known: &Tensor| Observation { evidence: image * known, mask: Some(known.shallow_clone()), hints: None };
+    let opts = RestoreOptions { steps: 1, ..Default::default() };
+    let video = lcm::VideoOptions { temporal_frames: 0, ..Default::default() };
+    let recovered = |upcoming: &[Observation]| {
+        let mut restorer = lcm::VideoRestorer::new(&video);
+        restorer.restore_with_upcoming(&model, Task::Inpaint, &frame(&shot, &hole), upcoming, &opts, &video).temporal_pixels
+    };
+    assert_eq!(recovered(&[frame(&shot, &ones)]), 144, "the next frame of the same shot should fill the hole");
+    assert_eq!(recovered(&[frame(&other, &ones), frame(&shot, &ones)]), 0, "pixels came from across a scene cut");
+}

@@ -77,15 +77,26 @@ impl VideoRestorer {
         video: &VideoOptions,
     ) -> Restoration {
         let evidence = obs.evidence.to_kind(Kind::Float);
-        if let Some(previous) = &self.previous_evidence {
-            let cut = previous.size() != evidence.size()
-                || f64::try_from((previous - &evidence).abs().mean(Kind::Float)).unwrap_or(1.0) > video.reset_threshold;
-            if cut {
-                self.engine.reset();
-                self.history.clear();
-            }
+        let cut = |a: &Tensor, b: &Tensor| {
+            a.size() != b.size() || f64::try_from((a - b).abs().mean(Kind::Float)).unwrap_or(1.0) > video.reset_threshold
+        };
+        if self.previous_evidence.as_ref().is_some_and(|previous| cut(previous, &evidence)) {
+            self.engine.reset();
+            self.history.clear();
         }
-        self.previous_evidence = Some(evidence);
+        // Later frames count only up to the next scene cut.
+        let mut same_scene = 0;
+        let mut last = &evidence;
+        for o in upcoming {
+            let next = o.evidence.to_kind(Kind::Float);
+            if cut(last, &next) {
+                break;
+            }
+            same_scene += 1;
+            last = &o.evidence;
+        }
+        let upcoming = &upcoming[..same_scene];
+        self.previous_evidence = Some(evidence.shallow_clone());
         let (recovered, temporal_pixels) = match (task, &obs.mask) {
             (Task::Inpaint, Some(mask)) => {
                 let upcoming: Vec<Past> = upcoming.iter().filter_map(|o| Some(Past::new(&o.evidence, o.mask.as_ref()?))).collect();
