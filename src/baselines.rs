@@ -27,35 +27,45 @@ pub fn classical(task: Task, evidence: &Tensor, mask: Option<&Tensor>) -> Tensor
 /// holes at the cost of a few full-resolution passes.
 pub fn smooth_fill(image: &Tensor, mask: &Tensor) -> Tensor {
     let _guard = tch::no_grad_guard();
-    push_pull(&image.unsqueeze(0), &mask.unsqueeze(0)).squeeze_dim(0)
+    let relax = |mut filled: Tensor, fixed: &Tensor, missing: &Tensor, _: Option<&Tensor>| {
+        for _ in 0..RELAX_PER_LEVEL {
+            let blurred = filled.pad([1, 1, 1, 1], "replicate", None).avg_pool2d([3, 3], [1, 1], [0, 0], false, true, None::<i64>);
+            filled = fixed + blurred * missing;
+        }
+        filled
+    };
+    pyramid_fill(&image.unsqueeze(0), &mask.unsqueeze(0), None, &relax).squeeze_dim(0)
 }
 
 /// Relaxation passes per pyramid level of [`smooth_fill`].
 const RELAX_PER_LEVEL: usize = 8;
 
-fn push_pull(x: &Tensor, m: &Tensor) -> Tensor {
-    let (_, _, h, w) = x.size4().expect("4-d");
-    if bool::try_from(m.min().ge(1.0)).unwrap_or(true) {
-        return x.shallow_clone();
+/// How one pyramid level settles its missing values: called with the level seeded from the
+/// coarser one, its known values (zero where missing), where it misses (1) and its guide.
+pub(crate) type Relax<'a> = dyn Fn(Tensor, &Tensor, &Tensor, Option<&Tensor>) -> Tensor + 'a;
+
+/// Push–pull: the known values of `values` `(1, C, H, W)` (where `known` `(1, 1, H, W)` is 1)
+/// are averaged down a pyramid; coarse to fine, each level's missing values start from the
+/// coarser fill, upsampled, and `relax` settles them. `guide` `(1, G, H, W)` is averaged down
+/// with the levels and handed to `relax`.
+pub(crate) fn pyramid_fill(values: &Tensor, known: &Tensor, guide: Option<&Tensor>, relax: &Relax) -> Tensor {
+    let (_, _, h, w) = values.size4().expect("(1, C, H, W)");
+    if bool::try_from(known.min().ge(1.0)).unwrap_or(true) {
+        return values.shallow_clone();
     }
     if h <= 1 || w <= 1 {
         let dims = [2i64, 3].as_slice();
-        let mean = (x * m).sum_dim_intlist(dims, true, Kind::Float) / m.sum_dim_intlist(dims, true, Kind::Float).clamp_min(1e-8);
-        return x * m + mean * (1.0 - m);
+        let mean = (values * known).sum_dim_intlist(dims, true, Kind::Float) / known.sum_dim_intlist(dims, true, Kind::Float).clamp_min(1e-8);
+        return values * known + mean * (1.0 - known);
     }
     let pool = |t: &Tensor| t.avg_pool2d(2, 2, 0, true, false, None::<i64>);
-    let weight = pool(m);
-    let coarse = pool(&(x * m)) / weight.clamp_min(1e-8);
-    let coarse_mask = weight.gt(0.0).to_kind(Kind::Float);
-    let coarse = push_pull(&coarse, &coarse_mask);
-    let known = x * m;
-    let missing = 1.0 - m;
-    let mut filled = &known + coarse.upsample_bilinear2d([h, w], false, None, None) * &missing;
-    for _ in 0..RELAX_PER_LEVEL {
-        let blurred = filled.pad([1, 1, 1, 1], "replicate", None).avg_pool2d([3, 3], [1, 1], [0, 0], false, true, None::<i64>);
-        filled = &known + blurred * &missing;
-    }
-    filled
+    let weight = pool(known);
+    let coarse_guide = guide.map(pool);
+    let coarse = pyramid_fill(&(pool(&(values * known)) / weight.clamp_min(1e-8)), &weight.gt(0.0).to_kind(Kind::Float), coarse_guide.as_ref(), relax);
+    let fixed = values * known;
+    let missing = 1.0 - known;
+    let filled = &fixed + coarse.upsample_bilinear2d([h, w], false, None, None) * &missing;
+    relax(filled, &fixed, &missing, guide)
 }
 
 /// Deep Image Prior: a freshly initialised generator of `config`'s architecture, fed a fixed

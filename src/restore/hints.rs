@@ -24,33 +24,20 @@ pub fn spread_chroma(gray: &Tensor, hints: &Tensor) -> Tensor {
     let colour = hints.narrow(0, 0, 3).to_kind(Kind::Float);
     let known = hints.narrow(0, 3, 1).to_kind(Kind::Float).gt(0.0).to_kind(Kind::Float);
     let chroma = (&colour - colour.mean_dim(0, true, Kind::Float)) * &known;
-    spread(&chroma.unsqueeze(0), &known.unsqueeze(0), &gray.to_kind(Kind::Float).unsqueeze(0)).squeeze_dim(0)
+    let gray = gray.to_kind(Kind::Float).unsqueeze(0);
+    crate::baselines::pyramid_fill(&chroma.unsqueeze(0), &known.unsqueeze(0), Some(&gray), &relax_along_edges).squeeze_dim(0)
 }
 
-/// Coarse to fine: a half-resolution spread seeds the missing values, then edge-weighted
-/// relaxation (each missing value becomes the mean of its 8 neighbours, weighted by how alike
-/// their grays are) settles them at this resolution.
-fn spread(values: &Tensor, known: &Tensor, gray: &Tensor) -> Tensor {
-    let (_, _, h, w) = values.size4().expect("(1, C, H, W)");
-    if bool::try_from(known.min().ge(1.0)).unwrap_or(true) {
-        return values.shallow_clone();
-    }
-    if h <= 1 || w <= 1 {
-        let dims = [2i64, 3].as_slice();
-        let mean = (values * known).sum_dim_intlist(dims, true, Kind::Float) / known.sum_dim_intlist(dims, true, Kind::Float).clamp_min(1e-8);
-        return values * known + mean * (1.0 - known);
-    }
-    let pool = |t: &Tensor| t.avg_pool2d(2, 2, 0, true, false, None::<i64>);
-    let weight = pool(known);
-    let coarse = spread(&(pool(&(values * known)) / weight.clamp_min(1e-8)), &weight.gt(0.0).to_kind(Kind::Float), &pool(gray));
-    let missing = 1.0 - known;
-    let fixed = values * known;
+/// One level of [`spread_chroma`]: each missing value becomes the mean of its 8 neighbours,
+/// weighted by how alike their grays are, [`RELAX_PER_LEVEL`] times.
+fn relax_along_edges(mut filled: Tensor, fixed: &Tensor, missing: &Tensor, gray: Option<&Tensor>) -> Tensor {
+    let gray = gray.expect("the spread is guided by the gray");
+    let (_, _, h, w) = filled.size4().expect("(1, C, H, W)");
     let neighbours: Vec<(i64, i64)> = (-1..=1).flat_map(|dy| (-1..=1).map(move |dx| (dy, dx))).filter(|&d| d != (0, 0)).collect();
     let shifted = |t: &Tensor, (dy, dx): (i64, i64)| t.pad([1, 1, 1, 1], "replicate", None).narrow(2, 1 + dy, h).narrow(3, 1 + dx, w);
     let affinity: Vec<Tensor> =
         neighbours.iter().map(|&d| ((shifted(gray, d) - gray).square() * (-0.5 / (EDGE_SIGMA * EDGE_SIGMA))).exp()).collect();
     let total = affinity.iter().fold(gray.zeros_like(), |sum, a| sum + a).clamp_min(1e-8);
-    let mut filled = &fixed + coarse.upsample_bilinear2d([h, w], false, None, None) * &missing;
     for _ in 0..RELAX_PER_LEVEL {
         let padded = filled.pad([1, 1, 1, 1], "replicate", None);
         let mean = neighbours
@@ -58,7 +45,7 @@ fn spread(values: &Tensor, known: &Tensor, gray: &Tensor) -> Tensor {
             .zip(&affinity)
             .fold(filled.zeros_like(), |sum, (&(dy, dx), a)| sum + padded.narrow(2, 1 + dy, h).narrow(3, 1 + dx, w) * a)
             / &total;
-        filled = &fixed + mean * &missing;
+        filled = fixed + mean * missing;
     }
     filled
 }
