@@ -211,6 +211,20 @@ pub fn restore_with(
     let scale = task.scale();
     let grid = grid_for(model, task, obs, opts);
     let evidence = obs.evidence.to_device(device).to_kind(Kind::Float);
+    let previous = previous.filter(|p| p.grid == grid && p.task == task);
+    let warm_started = previous.is_some();
+    let (phi, adam) = match previous {
+        Some(p) => (p.phi, p.adam.filter(|_| opts.optimizer == Optimizer::Adam)),
+        None => (model.initial_phi(grid.len() as i64, opts.seed), None),
+    };
+    if let (Task::Colorize, Some(hints)) = (task, &obs.hints) {
+        // Colour from hints is their spread along the gray's edges. Fitting the prior to that
+        // guide (as RGB evidence) and keeping its colour scored worse than the guide itself
+        // (10 hints a frame on a face: LPIPS 0.233 against 0.107; benches/NOTES.md). φ and
+        // Adam's state pass on unchanged for the next frame.
+        let image = colour_guide(&evidence, &hints.to_device(device).to_kind(Kind::Float));
+        return Restoration { image, phi, losses: Vec::new(), fallback: None, warm_started: false, grid, adam, temporal_pixels: 0 };
+    }
     // The smooth fill of inpainting's missing pixels, computed once per frame when needed.
     let mut smooth: Option<Tensor> = None;
     let (mut padded, mut weight) = pad_to(&evidence, grid.canvas_height / scale, grid.canvas_width / scale);
@@ -228,24 +242,6 @@ pub fn restore_with(
     let y = grid.cut(&padded, scale);
     let w = grid.cut(&weight, scale);
 
-    let tiles = grid.len() as i64;
-    let previous = previous.filter(|p| p.grid == grid && p.task == task);
-    if let (Task::Colorize, Some(hints)) = (task, &obs.hints) {
-        // Colour from hints is their spread along the gray's edges. Fitting the prior to that
-        // guide (as RGB evidence) and keeping its colour scored worse than the guide itself
-        // (10 hints a frame on a face: LPIPS 0.233 against 0.107; benches/NOTES.md).
-        let image = colour_guide(&evidence, &hints.to_device(device).to_kind(Kind::Float));
-        let (phi, adam) = match previous {
-            Some(p) => (p.phi, p.adam),
-            None => (model.initial_phi(tiles, opts.seed), None),
-        };
-        return Restoration { image, phi, losses: Vec::new(), fallback: None, warm_started: false, grid, adam, temporal_pixels: 0 };
-    }
-    let warm_started = previous.is_some();
-    let (phi, adam) = match previous {
-        Some(p) => (p.phi, p.adam.filter(|_| opts.optimizer == Optimizer::Adam)),
-        None => (model.initial_phi(tiles, opts.seed), None),
-    };
     let phi = phi.detach().copy();
 
     // Grad mode is per thread: turn it on here whatever the calling thread had.
