@@ -34,8 +34,28 @@ pub struct Observed {
     pub observation: Observation,
     /// Keep the evidence exactly (inpainting: known pixels untouched).
     pub keep_known: bool,
-    /// Pixels to write (row-major, true = write); `None` writes all of them.
-    pub only: Option<Vec<bool>>,
+}
+
+impl Observed {
+    /// Pixels to write (row-major, true = write): with the evidence kept, only the missing ones
+    /// of a masked observation; `None` writes all of them.
+    fn pixels_to_write(&self) -> Option<Vec<bool>> {
+        let mask = self.observation.mask.as_ref().filter(|_| self.keep_known)?;
+        Some(Vec::<f32>::try_from(mask.flatten(0, -1)).unwrap_or_default().iter().map(|&k| k < 0.5).collect())
+    }
+}
+
+/// Reads the image file a property names, once in `start()`; a failure names `what` and the
+/// file. `None` when the property is not set.
+pub fn read_property_image(
+    path: Option<&std::path::Path>,
+    what: &str,
+    load: fn(&std::path::Path) -> anyhow::Result<Tensor>,
+) -> Result<Option<Tensor>, gst::ErrorMessage> {
+    path.map(|path| {
+        load(path).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot read {what} {}: {e:#}", path.display())))
+    })
+    .transpose()
 }
 
 /// What makes one element: its own settings and caps, and the observation of a frame.
@@ -422,7 +442,7 @@ impl<K: ElementKind> LcmFilter<K> {
                     .collect();
                 let restored =
                     stream.session.restore(observed.task, &observed.observation, &upcoming, &common, &opts, K::temporal_frames(&own));
-                (restored, observed.only)
+                (restored, observed.pixels_to_write())
             })
         }));
         let (restored, only) = match outcome {

@@ -25,7 +25,7 @@ use lcm::{Observation, Task};
 use tch::{Kind, Tensor};
 
 use crate::frame::RGB_FORMATS;
-use crate::filter::{ElementKind, LcmFilter, Observed};
+use crate::filter::{ElementKind, LcmFilter, Observed, read_property_image};
 
 fn sink_formats() -> Vec<VideoFormat> {
     std::iter::once(VideoFormat::Gray8).chain(RGB_FORMATS).collect()
@@ -84,12 +84,7 @@ impl ElementKind for Colorize {
     }
 
     fn prepare(settings: &Settings) -> Result<Prepared, gst::ErrorMessage> {
-        let hints_image = match &settings.hints {
-            Some(path) => Some(lcm::imageio::load_rgba(path).map_err(|e| {
-                gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot read hints {}: {e:#}", path.display()))
-            })?),
-            None => None,
-        };
+        let hints_image = read_property_image(settings.hints.as_deref(), "hints", lcm::imageio::load_rgba)?;
         Ok(Prepared { hints_image, hints: None })
     }
 
@@ -123,7 +118,6 @@ impl ElementKind for Colorize {
             task: Task::Colorize,
             observation: Observation { evidence: gray, mask: None, hints },
             keep_known: true,
-            only: None,
         })
     }
 }

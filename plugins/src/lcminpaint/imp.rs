@@ -20,7 +20,7 @@ use gst::prelude::*;
 use lcm::{Observation, Task};
 use tch::{Kind, Tensor};
 
-use crate::filter::{ElementKind, LcmFilter, Observed};
+use crate::filter::{ElementKind, LcmFilter, Observed, read_property_image};
 
 const DEFAULT_KEEP_KNOWN: bool = true;
 /// Moving dirt is mostly visible one or two frames back (QUALITY.md: a temporal hold beats any
@@ -139,12 +139,7 @@ impl ElementKind for Inpaint {
     }
 
     fn prepare(settings: &Settings) -> Result<Prepared, gst::ErrorMessage> {
-        let mask_image = match &settings.mask {
-            Some(path) => Some(lcm::imageio::load_gray(path).map_err(|e| {
-                gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot read mask {}: {e:#}", path.display()))
-            })?),
-            None => None,
-        };
+        let mask_image = read_property_image(settings.mask.as_deref(), "mask", lcm::imageio::load_gray)?;
         Ok(Prepared { mask_image, known: None })
     }
 
@@ -183,14 +178,10 @@ impl ElementKind for Inpaint {
         if !bool::try_from(known.lt(0.5).any()).unwrap_or(false) {
             return None; // nothing missing in this frame
         }
-        let only = settings.keep_known.then(|| {
-            Vec::<f32>::try_from(known.flatten(0, -1)).unwrap_or_default().iter().map(|&k| k < 0.5).collect()
-        });
         Some(Observed {
             task: Task::Inpaint,
             observation: Observation { evidence: rgb, mask: Some(known), hints: None },
             keep_known: settings.keep_known,
-            only,
         })
     }
 }

@@ -96,7 +96,6 @@ impl ElementKind for SuperRes {
             task: Task::SuperRes { scale: i64::from(settings.scale.factor()) },
             observation: Observation { evidence: rgb, mask: None, hints: None },
             keep_known: true,
-            only: None,
         })
     }
 }
