@@ -16,7 +16,7 @@ use crate::rng::SplitMix64;
 
 const IMAGE_EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "pgm", "ppm", "pnm"];
 
-fn is_image(path: &Path) -> bool {
+pub fn is_image(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
@@ -157,19 +157,52 @@ pub fn shrink(frame: &Tensor, max_side: i64) -> Tensor {
 
 /// `count` random `size`×`size` patches (seeded), spread evenly over the frames: `(N, 3, S, S)`.
 pub fn random_patches(frames: &[Tensor], size: i64, count: usize, seed: u64) -> Result<Tensor> {
-    let usable: Vec<&Tensor> = frames.iter().filter(|f| f.size()[1] >= size && f.size()[2] >= size).collect();
+    Ok(cut_patches(frames, None, size, count, seed, 0.0)?.0)
+}
+
+/// [`random_patches`] of frames whose known pixels are `known` (`(1, H, W)` per frame, 1 where
+/// known), with the patches' masks `(N, 1, S, S)`. A patch with less than `min_known` of its
+/// pixels known is drawn again elsewhere (up to 32 tries, then the best one seen is kept).
+pub fn random_known_patches(frames: &[Tensor], known: &[Tensor], size: i64, count: usize, seed: u64, min_known: f64) -> Result<(Tensor, Tensor)> {
+    if known.len() != frames.len() {
+        bail!("{} known-pixel masks for {} frames", known.len(), frames.len());
+    }
+    let (patches, masks) = cut_patches(frames, Some(known), size, count, seed, min_known)?;
+    Ok((patches, masks.expect("masks were given")))
+}
+
+fn cut_patches(frames: &[Tensor], known: Option<&[Tensor]>, size: i64, count: usize, seed: u64, min_known: f64) -> Result<(Tensor, Option<Tensor>)> {
+    let usable: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].size()[1] >= size && frames[i].size()[2] >= size).collect();
     if usable.is_empty() {
         bail!("no frame is at least {size}×{size} pixels");
     }
     let mut rng = SplitMix64::new(seed);
-    let patches: Vec<Tensor> = (0..count)
-        .map(|i| {
-            let frame = usable[i % usable.len()];
-            let (_, h, w) = frame.size3().expect("(3, H, W)");
-            let y = rng.below((h - size + 1) as u64) as i64;
-            let x = rng.below((w - size + 1) as u64) as i64;
-            frame.narrow(1, y, size).narrow(2, x, size)
-        })
-        .collect();
-    Ok(Tensor::stack(&patches, 0).to_kind(Kind::Float))
+    let (mut patches, mut masks) = (Vec::with_capacity(count), Vec::new());
+    for i in 0..count {
+        let frame = usable[i % usable.len()];
+        let (_, h, w) = frames[frame].size3()?;
+        let mut draw = || (rng.below((h - size + 1) as u64) as i64, rng.below((w - size + 1) as u64) as i64);
+        let cut = |t: &Tensor, (y, x): (i64, i64)| t.narrow(1, y, size).narrow(2, x, size);
+        let place = match known {
+            None => draw(),
+            Some(known) => {
+                let mut best = (f64::NEG_INFINITY, (0, 0));
+                for _ in 0..32 {
+                    let place = draw();
+                    let fraction = f64::try_from(cut(&known[frame], place).mean(Kind::Float))?;
+                    if fraction > best.0 {
+                        best = (fraction, place);
+                    }
+                    if fraction >= min_known {
+                        break;
+                    }
+                }
+                masks.push(cut(&known[frame], best.1).to_kind(Kind::Float));
+                best.1
+            }
+        };
+        patches.push(cut(&frames[frame], place));
+    }
+    let masks = known.map(|_| Tensor::stack(&masks, 0));
+    Ok((Tensor::stack(&patches, 0).to_kind(Kind::Float), masks))
 }

@@ -70,8 +70,10 @@ impl<'de> Deserialize<'de> for Optimizer {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainingSummary {
-    /// The inputs as given to `lcm train`.
+    /// The inputs as given to `lcm train` (and to `lcm adapt`, after them).
     pub data: Vec<String>,
+    /// The model `lcm adapt` started from.
+    pub adapted_from: Option<String>,
     pub holdout: Holdout,
     pub patches: usize,
     pub steps: usize,
@@ -116,6 +118,9 @@ impl std::fmt::Display for Health {
     }
 }
 
+/// MAP steps of the representation PSNR: the elements' default.
+pub const HEALTH_STEPS: usize = 20;
+
 /// Mixed into the training seed to pick the held-out patches of the representation PSNR.
 pub const HEALTH_PATCH_SEED: u64 = 0x4E1D;
 
@@ -146,6 +151,9 @@ pub struct Trainer {
     pub config: TrainConfig,
     /// `(N, 3, S, S)` training images in [0, 1], on the model's device.
     images: Tensor,
+    /// `(N, 1, S, S)`: 1 where a training pixel is known; the loss ignores the others
+    /// (adapting to damaged footage). None: every pixel is known.
+    known: Option<Tensor>,
     /// `(N, |φ|)`: one φ row per training image.
     pub phi_table: Tensor,
     theta: Vec<(String, Tensor)>,
@@ -177,7 +185,29 @@ impl Trainer {
         theta.sort_by(|a, b| a.0.cmp(&b.0));
         let projection = model.latent.projection(model.device());
         let objective = loss::Reconstruction::new(3, model.device());
-        Ok(Self { model, config, images, phi_table, theta, projection, objective, moments: HashMap::new(), step: 0, losses: Vec::new() })
+        Ok(Self {
+            model,
+            config,
+            images,
+            known: None,
+            phi_table,
+            theta,
+            projection,
+            objective,
+            moments: HashMap::new(),
+            step: 0,
+            losses: Vec::new(),
+        })
+    }
+
+    /// Trains on the known pixels only: `known` `(N, 1, S, S)`, 1 where a pixel is known.
+    pub fn with_known_pixels(mut self, known: Tensor) -> Result<Self> {
+        let [n, _, s, _] = self.images.size()[..] else { unreachable!("checked in new") };
+        if known.size() != [n, 1, s, s] {
+            bail!("known-pixel masks must be ({n}, 1, {s}, {s}), got {:?}", known.size());
+        }
+        self.known = Some(known.to_device(self.model.device()).to_kind(Kind::Float));
+        Ok(self)
     }
 
     pub fn image_count(&self) -> i64 {
@@ -203,11 +233,12 @@ impl Trainer {
         while self.step < self.config.steps {
             let idx = Tensor::from_slice(&self.batch_indices(self.step)).to_device(device);
             let target = self.images.index_select(0, &idx);
+            let known = self.known.as_ref().map(|k| k.index_select(0, &idx));
             let phi = self.phi_table.index_select(0, &idx).detach().set_requires_grad(true);
             let end = ((self.step / self.config.steps_per_batch + 1) * self.config.steps_per_batch).min(self.config.steps);
             let mut stop = false;
             while self.step < end && !stop {
-                let loss = self.joint_step(&phi, &target)?;
+                let loss = self.joint_step(&phi, &target, known.as_ref())?;
                 self.step += 1;
                 self.losses.push(loss);
                 stop = should_stop(self.step, loss);
@@ -222,9 +253,13 @@ impl Trainer {
         Ok(self.step - start)
     }
 
-    fn joint_step(&mut self, phi: &Tensor, target: &Tensor) -> Result<f64> {
-        let output = self.model.render(phi, true);
-        let loss = self.objective.apply(&(output - target)).mean(Kind::Float);
+    fn joint_step(&mut self, phi: &Tensor, target: &Tensor, known: Option<&Tensor>) -> Result<f64> {
+        let residual = self.model.render(phi, true) - target;
+        let residual = match known {
+            Some(known) => residual * known,
+            None => residual,
+        };
+        let loss = self.objective.apply(&residual).mean(Kind::Float);
         let mut inputs: Vec<&Tensor> = self.theta.iter().map(|(_, t)| t).collect();
         inputs.push(phi);
         let mut grads = Tensor::run_backward(&[&loss], &inputs, false, false);

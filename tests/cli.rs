@@ -60,6 +60,19 @@ fn train_resume_restore_eval_info() {
     let info = ok(&["info", straight_s]);
     assert!(info.contains("tiny") && info.contains("holdout"), "{info}");
 
+    // Adapting to footage with a damaged rectangle writes a model the other commands load,
+    // whose card names the prior it came from.
+    let adapted = dir.join("adapted.safetensors");
+    let adapted_s = adapted.to_str().unwrap();
+    let clip = Path::new(files).join("vtest_00.png");
+    ok(&[
+        "adapt", "--model", straight_s, "--data", files, "--mask", "rect:40,30,50,40", "--patches", "16", "--batch", "8",
+        "--steps", "40", "--checkpoint-every", "20", "--device", "cpu", "--out", adapted_s,
+    ]);
+    let info = ok(&["info", adapted_s]);
+    assert!(info.contains("adapted_from") && info.contains(straight_s), "{info}");
+    fails(&["adapt", "--model", straight_s, "--data", clip.to_str().unwrap(), "--minutes", "0", "--out", adapted_s], "--minutes");
+
     let out_png = dir.join("restored.png");
     let sbs = dir.join("side.png");
     let photo = Path::new(files).join("fruits.png");

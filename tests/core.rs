@@ -137,6 +137,35 @@ fn training_lowers_the_loss_and_restores_a_training_image() {
 }
 
 #[test]
+fn adapting_learns_the_known_pixels_and_nothing_the_mask_hides() {
+    use lcm::train::Trainer;
+    let (path, _, _) = common::trained_tiny();
+    // New footage: patches of the vtest frames with their right half damaged.
+    let frames: Vec<Tensor> = common::vtest_frames().iter().map(|f| lcm::data::shrink(f, 72)).collect();
+    let clean = lcm::data::random_patches(&frames, 32, 16, 5).unwrap();
+    let known = Tensor::ones([16, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let _ = known.narrow(3, 16, 16).fill_(0.0);
+    let hidden_changed = &clean * &known + (1.0 - &known) * Tensor::rand_like(&clean);
+    let adapt = |patches: &Tensor| {
+        let model = Model::load(&path, Device::Cpu).unwrap();
+        let mut trainer = Trainer::new(model, patches.shallow_clone(), common::tiny_train_config(120))
+            .unwrap()
+            .with_known_pixels(known.shallow_clone())
+            .unwrap();
+        trainer.run(|_, _| false).unwrap();
+        trainer
+    };
+    let (a, b) = (adapt(&clean), adapt(&hidden_changed));
+    let head: f64 = a.losses[..10].iter().sum::<f64>() / 10.0;
+    let tail: f64 = a.losses[a.losses.len() - 10..].iter().sum::<f64>() / 10.0;
+    assert!(tail < head * 0.7, "adapting only moved the known-pixel loss from {head} to {tail}");
+    assert_eq!(a.losses, b.losses, "what the mask hides changed the loss");
+    for (name, t) in a.model.vars.variables() {
+        assert!(t.equal(&b.model.vars.variables()[&name]), "what the mask hides changed θ ({name})");
+    }
+}
+
+#[test]
 fn restoration_moves_phi_only_and_keeps_it_in_the_box() {
     let (path, patches, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();

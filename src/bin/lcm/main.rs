@@ -1,6 +1,7 @@
 //! `lcm`: train latent convolutional models on real footage, restore stills, evaluate, benchmark.
 //! One file per subcommand, each with its `Args` and `run`.
 
+mod adapt;
 mod bench;
 mod eval;
 mod eval_clip;
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Train a model on videos, images or folders of images.
     Train(train::Args),
+    /// Fine-tune a model on the footage it will restore (its known pixels), in minutes.
+    Adapt(adapt::Args),
     /// Restore one still image of any size.
     Restore(restore::Args),
     /// Degrade real frames, restore them with each method, print and save the scores.
@@ -112,6 +115,7 @@ fn main() {
     lcm::device::retain_host_memory();
     let result = match cli.command {
         Command::Train(args) => train::run(args),
+        Command::Adapt(args) => adapt::run(args),
         Command::Restore(args) => restore::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Info(args) => info::run(args),

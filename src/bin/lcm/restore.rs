@@ -44,7 +44,7 @@ pub struct Args {
     device: DeviceChoice,
 }
 
-fn parse_mask(spec: &str, height: i64, width: i64) -> Result<Tensor> {
+pub fn parse_mask(spec: &str, height: i64, width: i64) -> Result<Tensor> {
     if let Some(rect) = spec.strip_prefix("rect:") {
         let v: Vec<i64> = rect.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().context("--mask rect:x,y,w,h needs four integers")?;
         let [x, y, w, h] = <[i64; 4]>::try_from(v).map_err(|_| anyhow::anyhow!("--mask rect:x,y,w,h needs four integers"))?;

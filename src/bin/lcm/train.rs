@@ -76,29 +76,36 @@ pub struct Args {
     /// Learning rate of φ (projected SGD); GLO latents usually want about 10.
     #[arg(long, value_parser = parse_rate)]
     phi_lr: Option<f64>,
-    /// Continue from the checkpoint beside --out.
-    #[arg(long)]
-    resume: bool,
-    /// Seed of the noise, θ, φ and the batch order.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Write a checkpoint every N steps.
-    #[arg(long, default_value_t = 200, value_parser = parse_positive)]
-    checkpoint_every: usize,
     /// Held-out patches for the representation PSNR (MAP on clean footage the prior never saw).
     #[arg(long, default_value_t = 32)]
     health_patches: usize,
     /// MAP steps of the representation PSNR (the elements' default).
-    #[arg(long, default_value_t = 20, value_parser = parse_positive)]
+    #[arg(long, default_value_t = lcm::train::HEALTH_STEPS, value_parser = parse_positive)]
     health_steps: usize,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Options of every training run (`lcm train`, `lcm adapt`).
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Continue from the checkpoint beside --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Seed of the noise, θ, φ and the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write a checkpoint every N steps.
+    #[arg(long, default_value_t = 200, value_parser = parse_positive)]
+    pub checkpoint_every: usize,
     /// Passes over the φ table that re-estimate BatchNorm statistics at the end (0: none).
     #[arg(long, default_value_t = 2)]
-    recalibrate_passes: usize,
+    pub recalibrate_passes: usize,
     /// Store the model's weights as f16 (loading restores f32).
     #[arg(long)]
-    half: bool,
+    pub half: bool,
     #[arg(long, default_value = "auto")]
-    device: DeviceChoice,
+    pub device: DeviceChoice,
 }
 
 /// A 400×200 plot of log10(loss) per step, black on white.
@@ -135,7 +142,7 @@ pub fn run(args: Args) -> Result<()> {
     for path in [&args.out, &checkpoint] {
         check_writable(path)?;
     }
-    let device = args.device.resolve()?;
+    let device = args.run.device.resolve()?;
     let started = Instant::now();
     let sampling = Sampling {
         frames_per_video: args.frames_per_video,
@@ -149,10 +156,10 @@ pub fn run(args: Args) -> Result<()> {
         LatentArg::Conv => LatentKind::Conv,
         LatentArg::Glo => LatentKind::Glo,
     };
-    let patches = data::random_patches(&split.train, config.image_size, args.patches, args.seed)?;
+    let patches = data::random_patches(&split.train, config.image_size, args.patches, args.run.seed)?;
     // Fixed clean held-out patches for the representation PSNR (none without a holdout).
     let held_out = (!split.holdout.is_empty() && args.health_patches > 0)
-        .then(|| data::random_patches(&split.holdout, config.image_size, args.health_patches, args.seed ^ lcm::train::HEALTH_PATCH_SEED))
+        .then(|| data::random_patches(&split.holdout, config.image_size, args.health_patches, args.run.seed ^ lcm::train::HEALTH_PATCH_SEED))
         .transpose()?;
     eprintln!(
         "lcm: {} training frames, {} held out, {} patches of {}² on {device:?}",
@@ -161,11 +168,11 @@ pub fn run(args: Args) -> Result<()> {
         args.patches,
         config.image_size
     );
-    let mut trainer = if args.resume && checkpoint.exists() {
+    let trainer = if args.run.resume && checkpoint.exists() {
         eprintln!("lcm: resuming from {}", checkpoint.display());
         Trainer::resume(&checkpoint, patches, device, Some(args.steps))?
     } else {
-        if args.resume {
+        if args.run.resume {
             eprintln!("lcm: no checkpoint at {}, starting fresh", checkpoint.display());
         }
         let phi_lr = args.phi_lr.unwrap_or(if config.latent == LatentKind::Glo { 10.0 } else { 1.0 });
@@ -179,9 +186,9 @@ pub fn run(args: Args) -> Result<()> {
             },
             theta_lr: args.lr,
             phi_lr,
-            seed: args.seed,
+            seed: args.run.seed,
         };
-        let mut model = Model::new(config.clone(), device, args.seed)?;
+        let mut model = Model::new(config.clone(), device, args.run.seed)?;
         model.summary = TrainingSummary {
             data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
             holdout: split.record,
@@ -191,6 +198,36 @@ pub fn run(args: Args) -> Result<()> {
         Trainer::new(model, patches, train_config)?
     };
 
+    let run = Run {
+        out: &args.out,
+        checkpoint_every: args.run.checkpoint_every,
+        held_out: held_out.as_ref(),
+        health_steps: args.health_steps,
+        recalibrate_passes: args.run.recalibrate_passes,
+        half: args.run.half,
+        deadline: None,
+    };
+    drive(trainer, &run, started)
+}
+
+/// How a training run (`lcm train`, `lcm adapt`) is driven to its model file.
+pub struct Run<'a> {
+    pub out: &'a std::path::Path,
+    pub checkpoint_every: usize,
+    /// Clean held-out patches for the representation PSNR.
+    pub held_out: Option<&'a Tensor>,
+    pub health_steps: usize,
+    pub recalibrate_passes: usize,
+    pub half: bool,
+    /// Stop (checkpoint, recalibrate, save) once this moment has passed.
+    pub deadline: Option<Instant>,
+}
+
+/// Trains to the last step or the deadline with checkpoints, health figures and Ctrl-C (which
+/// checkpoints and exits 130), then recalibrates BatchNorm and writes the model and its card.
+pub fn drive(mut trainer: Trainer, run: &Run, started: Instant) -> Result<()> {
+    let checkpoint = sibling(run.out, ".ckpt.safetensors");
+    let held_out = run.held_out;
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
@@ -207,7 +244,7 @@ pub fn run(args: Args) -> Result<()> {
     let first_step = trainer.step;
     let batch = trainer.config.batch.min(trainer.image_count() as usize);
     loop {
-        let target = (trainer.step / args.checkpoint_every + 1) * args.checkpoint_every;
+        let target = (trainer.step / run.checkpoint_every + 1) * run.checkpoint_every;
         trainer.run(|step, loss| {
             if let Some(bar) = &bar {
                 bar.set_position(step as u64);
@@ -216,33 +253,33 @@ pub fn run(args: Args) -> Result<()> {
                 let rate = (step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64();
                 eprintln!("step {step} loss {loss:.5} {rate:.1} images/s");
             }
-            step >= target || interrupted.load(Ordering::SeqCst)
+            step >= target || interrupted.load(Ordering::SeqCst) || past(run.deadline)
         })?;
         trainer.save_checkpoint(&checkpoint)?;
-        let health = trainer.health(16, held_out.as_ref(), args.health_steps);
+        let health = trainer.health(16, held_out, run.health_steps);
         let line = format!("step {} loss {:.5} | {health}", trainer.step, trainer.losses.last().copied().unwrap_or(f64::NAN));
         match &bar {
             Some(bar) => bar.println(&line),
             None => eprintln!("{line}"),
         }
-        append_health(&sibling(&args.out, ".health.tsv"), trainer.step, &health)?;
+        append_health(&sibling(run.out, ".health.tsv"), trainer.step, &health)?;
         if interrupted.load(Ordering::SeqCst) {
             eprintln!("lcm: interrupted at step {}; checkpoint written, continue with --resume", trainer.step);
             std::process::exit(130);
         }
-        if trainer.step >= trainer.config.steps {
+        if trainer.step >= trainer.config.steps || past(run.deadline) {
             break;
         }
     }
     if let Some(bar) = bar {
         bar.finish();
     }
-    let before = trainer.health(16, held_out.as_ref(), args.health_steps);
-    if args.recalibrate_passes > 0 {
-        trainer.recalibrate_batch_norm(64, args.recalibrate_passes);
+    let before = trainer.health(16, held_out, run.health_steps);
+    if run.recalibrate_passes > 0 {
+        trainer.recalibrate_batch_norm(64, run.recalibrate_passes);
     }
-    let after = trainer.health(16, held_out.as_ref(), args.health_steps);
-    eprintln!("health before BatchNorm recalibration: {before}\nhealth after {} passes: {after}", args.recalibrate_passes);
+    let after = trainer.health(16, held_out, run.health_steps);
+    eprintln!("health before BatchNorm recalibration: {before}\nhealth after {} passes: {after}", run.recalibrate_passes);
     let tail = &trainer.losses[trainer.losses.len().saturating_sub(50)..];
     let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
     let summary = &mut trainer.model.summary;
@@ -253,19 +290,23 @@ pub fn run(args: Args) -> Result<()> {
     summary.images_per_second = Some((trainer.step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64());
     summary.health_before_recalibration = Some(before);
     summary.health = Some(after);
-    trainer.model.save(&args.out, args.half)?;
-    let config_path = sibling(&args.out, ".json");
+    trainer.model.save(&run.out, run.half)?;
+    let config_path = sibling(run.out, ".json");
     std::fs::write(&config_path, serde_json::to_string_pretty(&trainer.model.config)?)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
-    imageio::save(&loss_curve(&trainer.losses), &sibling(&args.out, ".loss.png"))?;
+    imageio::save(&loss_curve(&trainer.losses), &sibling(run.out, ".loss.png"))?;
     let (recon, truth) = trainer.reconstructions(8);
     let rows: Vec<Tensor> = (0..recon.size()[0]).map(|i| Tensor::cat(&[truth.get(i), recon.get(i)], 1)).collect();
-    imageio::save(&Tensor::cat(&rows, 2), &sibling(&args.out, ".recon.png"))?;
+    imageio::save(&Tensor::cat(&rows, 2), &sibling(run.out, ".recon.png"))?;
     println!(
         "wrote {} ({} steps, final loss {final_loss:.5}, {:.0} s)",
-        args.out.display(),
+        run.out.display(),
         trainer.step,
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
 }
