@@ -2,6 +2,8 @@
 //! abundant training data of exactly its kind; damage (a mask, a rectangle, alpha = 0 in RGBA
 //! images) is left out of the loss, so the prior never learns what the holes hide.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -64,6 +66,8 @@ pub struct Args {
 /// outside `mask` (scaled to each frame).
 fn frames_with_known(args: &Args) -> Result<Vec<(Tensor, Tensor)>> {
     let mut frames = Vec::new();
+    // The mask at each frame size, read once (a mask image would otherwise be read per frame).
+    let mut masks: HashMap<(i64, i64), Tensor> = HashMap::new();
     for path in data::expand_inputs(&args.data)? {
         let loaded: Vec<(Tensor, Tensor)> = if data::is_image(&path) {
             let rgba = imageio::load_rgba(&path)?;
@@ -81,7 +85,11 @@ fn frames_with_known(args: &Args) -> Result<Vec<(Tensor, Tensor)>> {
             let known = match &args.mask {
                 Some(spec) => {
                     let (_, h, w) = frame.size3()?;
-                    alpha * crate::restore::parse_mask(spec, h, w)?
+                    let mask = match masks.entry((h, w)) {
+                        Entry::Occupied(e) => e.into_mut(),
+                        Entry::Vacant(e) => e.insert(crate::restore::parse_mask(spec, h, w)?),
+                    };
+                    alpha * &*mask
                 }
                 None => alpha,
             };

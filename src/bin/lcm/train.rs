@@ -243,7 +243,8 @@ pub fn drive(mut trainer: Trainer, run: &Run, started: Instant) -> Result<()> {
     let run_started = Instant::now();
     let first_step = trainer.step;
     let batch = trainer.config.batch.min(trainer.image_count() as usize);
-    loop {
+    // The health at the last checkpoint is the final one before recalibration.
+    let before = loop {
         let target = (trainer.step / run.checkpoint_every + 1) * run.checkpoint_every;
         trainer.run(|step, loss| {
             if let Some(bar) = &bar {
@@ -268,17 +269,18 @@ pub fn drive(mut trainer: Trainer, run: &Run, started: Instant) -> Result<()> {
             std::process::exit(130);
         }
         if trainer.step >= trainer.config.steps || past(run.deadline) {
-            break;
+            break health;
         }
-    }
+    };
     if let Some(bar) = bar {
         bar.finish();
     }
-    let before = trainer.health(16, held_out, run.health_steps);
-    if run.recalibrate_passes > 0 {
+    let after = if run.recalibrate_passes > 0 {
         trainer.recalibrate_batch_norm(64, run.recalibrate_passes);
-    }
-    let after = trainer.health(16, held_out, run.health_steps);
+        trainer.health(16, held_out, run.health_steps)
+    } else {
+        before.clone()
+    };
     eprintln!("health before BatchNorm recalibration: {before}\nhealth after {} passes: {after}", run.recalibrate_passes);
     let tail = &trainer.losses[trainer.losses.len().saturating_sub(50)..];
     let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
@@ -290,7 +292,7 @@ pub fn drive(mut trainer: Trainer, run: &Run, started: Instant) -> Result<()> {
     summary.images_per_second = Some((trainer.step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64());
     summary.health_before_recalibration = Some(before);
     summary.health = Some(after);
-    trainer.model.save(&run.out, run.half)?;
+    trainer.model.save(run.out, run.half)?;
     let config_path = sibling(run.out, ".json");
     std::fs::write(&config_path, serde_json::to_string_pretty(&trainer.model.config)?)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
