@@ -51,48 +51,61 @@ fn shift(t: &Tensor, dy: i64, dx: i64) -> (Tensor, Tensor) {
     (out, valid)
 }
 
-/// Mean |a − b| over pixels where `weight` (1, H, W) is set; infinite when nothing overlaps.
-fn masked_difference(a: &Tensor, b: &Tensor, weight: &Tensor) -> f64 {
-    let total = f64::try_from(weight.sum(Kind::Float)).unwrap_or(0.0);
-    if total < 16.0 {
+/// Mean |current − past moved by (`dy`, `dx`)| over the pixels both know, compared in place
+/// on the overlap (nothing is copied); infinite when fewer than 16 such pixels overlap.
+fn moved_difference(current: &Tensor, known: &Tensor, past: &Tensor, past_known: &Tensor, dy: i64, dx: i64) -> f64 {
+    let (_, h, w) = current.size3().expect("(C, H, W)");
+    let (sy, ty, ly) = if dy >= 0 { (0, dy, h - dy) } else { (-dy, 0, h + dy) };
+    let (sx, tx, lx) = if dx >= 0 { (0, dx, w - dx) } else { (-dx, 0, w + dx) };
+    if ly <= 0 || lx <= 0 {
         return f64::INFINITY;
     }
-    f64::try_from(((a - b).abs().mean_dim(0, true, Kind::Float) * weight).sum(Kind::Float)).unwrap_or(f64::INFINITY) / total
+    let here = |t: &Tensor| t.narrow(1, ty, ly).narrow(2, tx, lx);
+    let there = |t: &Tensor| t.narrow(1, sy, ly).narrow(2, sx, lx);
+    let weight = here(known) * there(past_known);
+    let difference = (here(current) - there(past)).abs().mean_dim(0, true, Kind::Float) * &weight;
+    let sums = Tensor::stack(&[weight.sum(Kind::Float), difference.sum(Kind::Float)], 0);
+    match Vec::<f32>::try_from(sums).as_deref() {
+        Ok(&[total, sum]) if total >= 16.0 => (sum / total) as f64,
+        _ => f64::INFINITY,
+    }
 }
 
-/// The shift within `radius` of (`cy`, `cx`) (step `step`) that best aligns `past` to `current`.
-#[allow(clippy::too_many_arguments)]
-fn best_shift(current: &Tensor, known: &Tensor, past: &Tensor, past_known: &Tensor, cy: i64, cx: i64, radius: i64, step: i64) -> (i64, i64, f64) {
+/// The shift within `radius` of (`cy`, `cx`) that best aligns `past` to `current`.
+fn best_shift(current: &Tensor, known: &Tensor, past: &Tensor, past_known: &Tensor, (cy, cx): (i64, i64), radius: i64) -> (i64, i64) {
     // Nearest candidates first, so a tie (flat content matches at many shifts) keeps the
     // smallest move instead of the search's first corner.
-    let offsets = (-radius..=radius).step_by(step as usize);
-    let mut candidates: Vec<(i64, i64)> = offsets.clone().flat_map(|dy| offsets.clone().map(move |dx| (dy, dx))).collect();
+    let mut candidates: Vec<(i64, i64)> = (-radius..=radius).flat_map(|dy| (-radius..=radius).map(move |dx| (dy, dx))).collect();
     candidates.sort_by_key(|(dy, dx)| dy * dy + dx * dx);
     let mut best = (cy, cx, f64::INFINITY);
     for (dy, dx) in candidates {
-        let (moved, valid) = shift(past, cy + dy, cx + dx);
-        let (moved_known, _) = shift(past_known, cy + dy, cx + dx);
-        let d = masked_difference(current, &moved, &(known * &moved_known * valid));
+        let d = moved_difference(current, known, past, past_known, cy + dy, cx + dx);
         if d < best.2 {
             best = (cy + dy, cx + dx, d);
         }
     }
-    best
+    (best.0, best.1)
 }
 
-/// Quarter-resolution copy (area average) of `(C, H, W)`, and of a mask (known where all were).
-fn quarter(t: &Tensor, mask: &Tensor) -> (Tensor, Tensor) {
-    let pool = |x: &Tensor| x.unsqueeze(0).avg_pool2d(4, 4, 0, true, false, None::<i64>).squeeze_dim(0);
+/// Area-averaged copy of `(C, H, W)` at 1/`factor` resolution, and of its known-pixel mask
+/// (known where all were).
+fn downscaled(t: &Tensor, mask: &Tensor, factor: i64) -> (Tensor, Tensor) {
+    let pool = |x: &Tensor| x.unsqueeze(0).avg_pool2d(factor, factor, 0, true, false, None::<i64>).squeeze_dim(0);
     (pool(t), pool(mask).ge(0.999).to_kind(Kind::Float))
 }
 
 /// `past` aligned to `current`: a global shift, refined block by block where this frame misses
 /// pixels. Returns the aligned pixels and where they are known.
 fn align(current: &Tensor, known: &Tensor, past: &Past) -> (Tensor, Tensor) {
-    let (cur_q, known_q) = quarter(current, known);
-    let (past_q, past_known_q) = quarter(&past.pixels, &past.known);
-    let (gy, gx, _) = best_shift(&cur_q, &known_q, &past_q, &past_known_q, 0, 0, GLOBAL_RADIUS / 4, 1);
-    let (gy, gx, _) = best_shift(current, known, &past.pixels, &past.known, gy * 4, gx * 4, 3, 1);
+    // The global shift coarse to fine: the whole radius at ¼ resolution, then ±1 px at ½ and
+    // at full resolution (what a ±3 px full-resolution search covers, at a quarter of its cost).
+    let (cur_q, known_q) = downscaled(current, known, 4);
+    let (past_q, past_known_q) = downscaled(&past.pixels, &past.known, 4);
+    let (gy, gx) = best_shift(&cur_q, &known_q, &past_q, &past_known_q, (0, 0), GLOBAL_RADIUS / 4);
+    let (cur_h, known_h) = downscaled(current, known, 2);
+    let (past_h, past_known_h) = downscaled(&past.pixels, &past.known, 2);
+    let (gy, gx) = best_shift(&cur_h, &known_h, &past_h, &past_known_h, (2 * gy, 2 * gx), 1);
+    let (gy, gx) = best_shift(current, known, &past.pixels, &past.known, (2 * gy, 2 * gx), 1);
     let mut moved_cache: HashMap<(i64, i64), (Tensor, Tensor)> = HashMap::new();
     let mut moved = |dy: i64, dx: i64| {
         let (pixels, pixels_known) = moved_cache.entry((dy, dx)).or_insert_with(|| {
@@ -131,14 +144,25 @@ fn align(current: &Tensor, known: &Tensor, past: &Past) -> (Tensor, Tensor) {
     (aligned, aligned_known)
 }
 
-/// Sums of `(1, H, W)` over `BLOCK`-sized blocks widened by `margin` (half on each side),
-/// `(1, rows, cols)` for the blocks starting at multiples of [`BLOCK`].
+/// Sums of `(C, H, W)` over `BLOCK`-sized blocks widened by `margin` (half on each side),
+/// `(C, rows, cols)` for the blocks starting at multiples of [`BLOCK`].
 fn block_sums(t: &Tensor, rows: i64, cols: i64, margin: i64) -> Tensor {
-    let (_, h, w) = t.size3().expect("(1, H, W)");
+    let (_, h, w) = t.size3().expect("(C, H, W)");
     let half = margin / 2;
-    let padded = t.unsqueeze(0).constant_pad_nd([half, half + cols * BLOCK - w, half, half + rows * BLOCK - h]);
+    let padded = t.constant_pad_nd([half, half + cols * BLOCK - w, half, half + rows * BLOCK - h]);
     let window = BLOCK + margin;
-    padded.avg_pool2d([window, window], [BLOCK, BLOCK], [0, 0], false, true, None::<i64>).squeeze_dim(0) * (window * window) as f64
+    let table = summed_area(&padded);
+    let corners = |dy: i64, dx: i64| {
+        table.slice(1, dy, dy + (rows - 1) * BLOCK + 1, BLOCK).slice(2, dx, dx + (cols - 1) * BLOCK + 1, BLOCK)
+    };
+    (corners(window, window) - corners(0, window) - corners(window, 0) + corners(0, 0)).to_kind(Kind::Float)
+}
+
+/// The summed-area table of `(C, H, W)`: `(C, H + 1, W + 1)` in double precision, entry (y, x)
+/// the sum of every pixel above and left of it. Any window's sum is then four look-ups, so
+/// wide windows cost what narrow ones do (as convolutions and pools they dominated a frame).
+fn summed_area(t: &Tensor) -> Tensor {
+    t.to_kind(Kind::Double).constant_pad_nd([1, 0, 1, 0]).cumsum(1, None).cumsum(2, None)
 }
 
 /// The best shift of every block within ±[`BLOCK_RADIUS`] of the global one: the mean absolute
@@ -161,8 +185,9 @@ fn block_shifts(
         let (pixels, pixels_known) = moved(gy + dy, gx + dx);
         let weight = known * &pixels_known;
         let diff = (current - &pixels).abs().mean_dim(0, true, Kind::Float) * &weight;
-        let support = block_sums(&weight, rows, cols, BLOCK);
-        let cost = (block_sums(&diff, rows, cols, BLOCK) / support.clamp_min(1.0)).where_self(&support.ge(16.0), &Tensor::from(f32::INFINITY));
+        let sums = block_sums(&Tensor::cat(&[&weight, &diff], 0), rows, cols, BLOCK);
+        let (support, total) = (sums.narrow(0, 0, 1), sums.narrow(0, 1, 1));
+        let cost = (total / support.clamp_min(1.0)).where_self(&support.ge(16.0), &Tensor::from(f32::INFINITY));
         let better = cost.lt_tensor(&best_cost);
         best_cost = cost.where_self(&better, &best_cost);
         best_index = best_index.where_self(&better.logical_not(), &Tensor::from(i as i64));
@@ -177,11 +202,12 @@ fn block_shifts(
         .collect()
 }
 
-/// Box sum of `(1, H, W)` over a `k`×`k` window (zero-padded).
+/// Box sum of `(1, H, W)` over a `k`×`k` window centred on each pixel (zero-padded), `k` odd.
 fn box_sum(t: &Tensor, k: i64) -> Tensor {
-    let row = Tensor::ones([1, 1, 1, k], (Kind::Float, t.device()));
-    let x = t.unsqueeze(0).conv2d(&row, None::<Tensor>, 1, [0, k / 2], 1, 1);
-    x.conv2d(&row.view([1, 1, k, 1]), None::<Tensor>, 1, [k / 2, 0], 1, 1).squeeze_dim(0)
+    let (_, h, w) = t.size3().expect("(1, H, W)");
+    let table = summed_area(&t.constant_pad_nd([k / 2, k / 2, k / 2, k / 2]));
+    let at = |dy: i64, dx: i64| table.narrow(1, dy, h).narrow(2, dx, w);
+    (at(k, k) - at(0, k) - at(k, 0) + at(0, 0)).to_kind(Kind::Float)
 }
 
 impl Past {
@@ -282,6 +308,17 @@ mod tests {
         let g = ((&xs * 0.31 + &ys * 0.07).sin() + 1.0) * 0.5;
         let b = ((&ys * 0.05).cos() * 0.5 + 0.5).expand([h, w], false);
         Tensor::stack(&[r, g, b], 0)
+    }
+
+    #[test]
+    fn window_sums_from_the_summed_area_table_match_direct_sums() {
+        let t = Tensor::rand([1, 37, 53], (Kind::Float, tch::Device::Cpu));
+        let direct = t.unsqueeze(0).avg_pool2d([9, 9], [1, 1], [4, 4], false, true, None::<i64>).squeeze_dim(0) * 81.0;
+        assert!(f64::try_from((box_sum(&t, 9) - direct).abs().max()).unwrap() < 1e-4);
+        // Blocks of 32 widened by 32 over a 2 × 2 grid: block (1, 0) spans rows 16..37, cols 0..48.
+        let blocks = block_sums(&t, 2, 2, BLOCK);
+        let expected = f64::try_from(t.narrow(1, 16, 21).narrow(2, 0, 48).sum(Kind::Float)).unwrap();
+        assert!((f64::try_from(blocks.get(0).get(1).get(0)).unwrap() - expected).abs() < 1e-3);
     }
 
     #[test]
