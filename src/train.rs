@@ -100,6 +100,11 @@ pub struct Health {
     /// MAP from the seed φ on clean held-out patches, all pixels known: how well the prior can
     /// express footage it has not seen. No restoration of such footage can do better.
     pub representation: Option<f64>,
+    /// LPIPS-VGG of those renders against their patches (when the metric's weights are
+    /// installed): PSNR alone rewards a prior that is smooth, this one rewards what restorations
+    /// look like (a prior 4 dB sharper by PSNR restored worse by LPIPS; benches/NOTES.md).
+    #[serde(default)]
+    pub representation_lpips: Option<f64>,
     /// MAP steps behind `representation` (the elements' default).
     pub representation_steps: usize,
 }
@@ -113,6 +118,9 @@ impl std::fmt::Display for Health {
         )?;
         if let Some(r) = self.representation {
             write!(f, ", representation {r:.2} dB at {} steps", self.representation_steps)?;
+        }
+        if let Some(l) = self.representation_lpips {
+            write!(f, ", LPIPS {l:.4}")?;
         }
         Ok(())
     }
@@ -130,20 +138,31 @@ fn mean_psnr(a: &Tensor, b: &Tensor) -> f64 {
     f64::try_from((mse.log10() * -10.0).mean(Kind::Float)).unwrap_or(f64::NAN)
 }
 
-/// Representation PSNR: MAP over φ (g frozen, Adam at `learning_rate`, seeded cold start) with
-/// every pixel of `patches` `(N, 3, S, S)` known, `steps` steps; mean PSNR of the renders.
-pub fn representation_psnr(frozen: &Model, patches: &Tensor, steps: usize, learning_rate: f64) -> f64 {
+/// How well a frozen prior restores `patches` `(N, 3, S, S)` from `task`'s degradation of them
+/// (inpainting: every pixel known, so how well it can express them): MAP over φ (Adam at
+/// `learning_rate`, seeded cold start), `steps` steps; the renders' mean PSNR against the
+/// patches and, given the metric, their LPIPS.
+pub fn restore_patches(
+    frozen: &Model,
+    task: crate::Task,
+    patches: &Tensor,
+    steps: usize,
+    learning_rate: f64,
+    perceptual: Option<&crate::metrics::Perceptual>,
+) -> (f64, Option<f64>) {
     let device = frozen.device();
-    let y = patches.to_device(device).to_kind(Kind::Float);
+    let truth = patches.to_device(device).to_kind(Kind::Float);
+    let y = tch::no_grad(|| task.degrade(&truth));
     let phi = frozen.initial_phi(y.size()[0], 0);
-    let mut map = crate::restore::MapOptimizer::new(frozen, crate::Task::Inpaint, y.shallow_clone(), y.ones_like(), phi, Optimizer::Adam, learning_rate);
+    let mut map = crate::restore::MapOptimizer::new(frozen, task, y.shallow_clone(), y.ones_like(), phi, Optimizer::Adam, learning_rate);
     tch::with_grad(|| {
         for _ in 0..steps {
             let _ = map.step();
         }
     });
     let _guard = tch::no_grad_guard();
-    mean_psnr(&frozen.render(&map.phi, false), &y)
+    let renders = frozen.render(&map.phi, false);
+    (mean_psnr(&renders, &truth), perceptual.map(|metric| metric.lpips(&renders, &truth)))
 }
 
 pub struct Trainer {
@@ -344,7 +363,7 @@ impl Trainer {
 
     /// The health figures on up to `rows` recently trained φ (rendered as one training batch)
     /// and, when given, `held_out` clean patches at `steps` MAP steps.
-    pub fn health(&self, rows: i64, held_out: Option<&Tensor>, steps: usize) -> Health {
+    pub fn health(&self, rows: i64, held_out: Option<&Tensor>, steps: usize, perceptual: Option<&crate::metrics::Perceptual>) -> Health {
         let idx = Tensor::from_slice(&self.recently_trained(rows)).to_device(self.model.device());
         let phi = self.phi_table.index_select(0, &idx);
         let target = self.images.index_select(0, &idx);
@@ -352,14 +371,15 @@ impl Trainer {
         let (train, eval) = tch::no_grad(|| (self.model.render(&phi, true), self.model.render(&phi, false)));
         Self::restore_batch_norm_state(state);
         let representation = held_out.map(|patches| {
-            let frozen = self.frozen_copy();
-            representation_psnr(&frozen, patches, steps, crate::restore::RestoreOptions::default().learning_rate)
+            let learning_rate = crate::restore::RestoreOptions::default().learning_rate;
+            restore_patches(&self.frozen_copy(), crate::Task::Inpaint, patches, steps, learning_rate, perceptual)
         });
         Health {
             eval_vs_train: mean_psnr(&eval, &train),
             eval_vs_target: mean_psnr(&eval, &target),
             train_vs_target: mean_psnr(&train, &target),
-            representation,
+            representation: representation.map(|(psnr, _)| psnr),
+            representation_lpips: representation.and_then(|(_, lpips)| lpips),
             representation_steps: steps,
         }
     }

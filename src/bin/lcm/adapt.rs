@@ -162,16 +162,19 @@ pub fn run(args: Args) -> Result<()> {
     }
     .with_known_pixels(known)
     .context("the known-pixel masks do not fit the patches")?;
+    let perceptual = lcm::metrics::Perceptual::load_default().ok();
     if let (0, Some(patches)) = (trainer.step, &held_out) {
-        let before = trainer.health(16, Some(patches), lcm::train::HEALTH_STEPS);
+        let before = trainer.health(16, Some(patches), lcm::train::HEALTH_STEPS, perceptual.as_ref());
         if let Some(r) = before.representation {
-            eprintln!("lcm: before adapting: representation {r:.2} dB at {} steps on the held-out frames", before.representation_steps);
+            let lpips = before.representation_lpips.map_or(String::new(), |l| format!(", LPIPS {l:.4}"));
+            eprintln!("lcm: before adapting: representation {r:.2} dB at {} steps{lpips} on the held-out frames", before.representation_steps);
         }
     }
     let run = Run {
         out: &args.out,
         checkpoint_every: args.run.checkpoint_every,
         held_out: held_out.as_ref(),
+        perceptual: perceptual.as_ref(),
         health_steps: lcm::train::HEALTH_STEPS,
         recalibrate_passes: args.run.recalibrate_passes,
         half: args.run.half,

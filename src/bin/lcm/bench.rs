@@ -231,10 +231,15 @@ pub fn run(command: Command) -> Result<()> {
             let seed = model.summary.train_config.as_ref().map_or(0, |c| c.seed);
             // The same patches `lcm train` scores its health on.
             let clean = data::random_patches(&frames, model.config.image_size, patches, seed ^ lcm::train::HEALTH_PATCH_SEED)?;
-            println!("| MAP steps | representation PSNR (dB) |\n|---|---|");
+            let perceptual = lcm::metrics::Perceptual::load_default()?;
+            println!("| MAP steps | representation PSNR (dB) | LPIPS | ×4 SR PSNR (dB) | ×4 SR LPIPS |\n|---|---|---|---|---|");
             for k in steps {
-                let psnr = lcm::train::representation_psnr(&model, &clean, k, lr);
-                println!("| {k} | {psnr:.2} |");
+                let mut row = format!("| {k} |");
+                for task in [lcm::Task::Inpaint, lcm::Task::SuperRes { scale: 4 }] {
+                    let (psnr, lpips) = lcm::train::restore_patches(&model, task, &clean, k, lr, Some(&perceptual));
+                    row += &format!(" {psnr:.2} | {:.4} |", lpips.unwrap_or(f64::NAN));
+                }
+                println!("{row}");
             }
         }
         Command::Train { preset, batch, steps, device } => {

@@ -130,10 +130,11 @@ fn append_health(path: &std::path::Path, step: usize, h: &Health) -> Result<()> 
     let fresh = !path.exists();
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot write {}", path.display()))?;
     if fresh {
-        writeln!(file, "step\teval_vs_train_db\teval_vs_target_db\ttrain_vs_target_db\trepresentation_db")?;
+        writeln!(file, "step\teval_vs_train_db\teval_vs_target_db\ttrain_vs_target_db\trepresentation_db\trepresentation_lpips")?;
     }
     let r = h.representation.map_or("".into(), |r| format!("{r:.3}"));
-    writeln!(file, "{step}\t{:.3}\t{:.3}\t{:.3}\t{r}", h.eval_vs_train, h.eval_vs_target, h.train_vs_target)?;
+    let l = h.representation_lpips.map_or("".into(), |l| format!("{l:.4}"));
+    writeln!(file, "{step}\t{:.3}\t{:.3}\t{:.3}\t{r}\t{l}", h.eval_vs_train, h.eval_vs_target, h.train_vs_target)?;
     Ok(())
 }
 
@@ -198,10 +199,12 @@ pub fn run(args: Args) -> Result<()> {
         Trainer::new(model, patches, train_config)?
     };
 
+    let perceptual = lcm::metrics::Perceptual::load_default().ok();
     let run = Run {
         out: &args.out,
         checkpoint_every: args.run.checkpoint_every,
         held_out: held_out.as_ref(),
+        perceptual: perceptual.as_ref(),
         health_steps: args.health_steps,
         recalibrate_passes: args.run.recalibrate_passes,
         half: args.run.half,
@@ -216,6 +219,8 @@ pub struct Run<'a> {
     pub checkpoint_every: usize,
     /// Clean held-out patches for the representation PSNR.
     pub held_out: Option<&'a Tensor>,
+    /// LPIPS of the representation renders, when the metric's weights are installed.
+    pub perceptual: Option<&'a lcm::metrics::Perceptual>,
     pub health_steps: usize,
     pub recalibrate_passes: usize,
     pub half: bool,
@@ -257,7 +262,7 @@ pub fn drive(mut trainer: Trainer, run: &Run, started: Instant) -> Result<()> {
             step >= target || interrupted.load(Ordering::SeqCst) || past(run.deadline)
         })?;
         trainer.save_checkpoint(&checkpoint)?;
-        let health = trainer.health(16, held_out, run.health_steps);
+        let health = trainer.health(16, held_out, run.health_steps, run.perceptual);
         let line = format!("step {} loss {:.5} | {health}", trainer.step, trainer.losses.last().copied().unwrap_or(f64::NAN));
         match &bar {
             Some(bar) => bar.println(&line),
@@ -277,7 +282,7 @@ pub fn drive(mut trainer: Trainer, run: &Run, started: Instant) -> Result<()> {
     }
     let after = if run.recalibrate_passes > 0 {
         trainer.recalibrate_batch_norm(64, run.recalibrate_passes);
-        trainer.health(16, held_out, run.health_steps)
+        trainer.health(16, held_out, run.health_steps, run.perceptual)
     } else {
         before.clone()
     };
