@@ -23,6 +23,7 @@ pub mod loss;
 pub mod mask;
 pub mod metrics;
 pub mod model;
+pub mod optim;
 pub mod restore;
 pub mod train;
 pub mod rng;

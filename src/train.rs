@@ -178,8 +178,8 @@ pub struct Trainer {
     theta: Vec<(String, Tensor)>,
     projection: crate::model::latent::Projection,
     objective: loss::Reconstruction,
-    /// Adam moments of θ, by variable name.
-    moments: HashMap<String, (Tensor, Tensor)>,
+    /// Adam's state of θ, by variable name.
+    moments: HashMap<String, crate::optim::Adam>,
     pub step: usize,
     /// Mean training loss of every step taken (this run and, after a resume, earlier ones).
     pub losses: Vec<f64>,
@@ -287,16 +287,12 @@ impl Trainer {
         if !value.is_finite() {
             bail!("training diverged at step {} (loss {value}); lower the learning rates", self.step);
         }
-        let step = self.step + 1;
         tch::no_grad(|| {
             for ((name, var), grad) in self.theta.iter().zip(&grads) {
                 let update = match self.config.theta_optimizer {
                     Optimizer::Sgd => grad * self.config.theta_lr,
                     Optimizer::Adam => {
-                        let mut state = self.moments.remove(name);
-                        let u = crate::restore::adam_update(&mut state, grad, step, self.config.theta_lr);
-                        self.moments.insert(name.clone(), state.expect("adam state"));
-                        u
+                        self.moments.entry(name.clone()).or_insert_with(|| crate::optim::Adam::new(grad)).update(grad, self.config.theta_lr)
                     }
                 };
                 let _ = var.shallow_clone().g_sub_(&update);
@@ -401,9 +397,9 @@ impl Trainer {
     pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
         let mut tensors = self.model.named_tensors();
         tensors.push(("phi_table".into(), self.phi_table.shallow_clone()));
-        for (name, (m, v)) in &self.moments {
-            tensors.push((format!("adam_m.{name}"), m.shallow_clone()));
-            tensors.push((format!("adam_v.{name}"), v.shallow_clone()));
+        for (name, adam) in &self.moments {
+            tensors.push((format!("adam_m.{name}"), adam.first.shallow_clone()));
+            tensors.push((format!("adam_v.{name}"), adam.second.shallow_clone()));
         }
         tensors.push(("losses".into(), Tensor::from_slice(&self.losses)));
         let mut meta = self.model.metadata();
@@ -430,7 +426,7 @@ impl Trainer {
         for name in names {
             let m = tensors.remove(&format!("adam_m.{name}")).expect("listed");
             let v = tensors.remove(&format!("adam_v.{name}")).context("adam state incomplete")?;
-            moments.insert(name, (m, v));
+            moments.insert(name, crate::optim::Adam::resumed(m, v, step));
         }
         let model = Model::from_parts(tensors, &meta, device).with_context(|| format!("checkpoint {}", path.display()))?;
         let mut trainer = Self::new(model, images, config)?;

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use tch::{Kind, Tensor};
 
-use super::{AdamState, Optimizer, RestoreOptions};
+use super::{Optimizer, RestoreOptions};
+use crate::optim::Adam;
 use crate::degrade::Task;
 use crate::loss;
 use crate::model::Model;
@@ -23,8 +24,7 @@ pub struct MapOptimizer<'a> {
     projection: crate::model::latent::Projection,
     operator: crate::degrade::Operator,
     objective: loss::Reconstruction,
-    moments: Option<(Tensor, Tensor)>,
-    steps_taken: usize,
+    adam: Option<Adam>,
 }
 
 impl<'a> MapOptimizer<'a> {
@@ -42,31 +42,26 @@ impl<'a> MapOptimizer<'a> {
             projection: model.latent.projection(device),
             operator: crate::degrade::Operator::new(task, model.config.image_size, device),
             objective: loss::Reconstruction::new(task.evidence_channels(), device),
-            moments: None,
-            steps_taken: 0,
+            adam: None,
         }
     }
 
     /// Continues an earlier optimisation of the same tiles: Adam keeps its moments and step count,
     /// so a warm-started frame takes steps sized by the history, not Adam's full first steps.
-    pub fn with_adam_state(mut self, state: Option<AdamState>) -> Self {
-        if let Some(s) = state {
-            // Copies: Adam updates its moments in place, and the caller's state may be reused.
-            self.moments = Some((s.first.copy(), s.second.copy()));
-            self.steps_taken = s.steps;
-        }
+    pub fn with_adam_state(mut self, state: Option<Adam>) -> Self {
+        // A copy: Adam updates its moments in place, and the caller's state may be reused.
+        self.adam = state.map(|s| s.copy());
         self
     }
 
     /// Adam's state now (none for SGD or before the first step).
-    pub fn adam_state(&self) -> Option<AdamState> {
-        self.moments.as_ref().map(|(m, v)| AdamState { first: m.detach(), second: v.detach(), steps: self.steps_taken })
+    pub fn adam_state(&self) -> Option<Adam> {
+        self.adam.as_ref().map(Adam::copy)
     }
 
     /// One step: render, degrade, loss, backward to φ, update, project. Returns the loss (summed
     /// over tiles) as a device tensor, so the loop never waits on the host.
     pub fn step(&mut self) -> Tensor {
-        self.steps_taken += 1;
         let x = self.model.render(&self.phi, false);
         let residual = (self.operator.apply(&x) - &self.y) * &self.w;
         let total = self.objective.apply(&residual).sum(Kind::Float);
@@ -74,7 +69,7 @@ impl<'a> MapOptimizer<'a> {
         tch::no_grad(|| {
             let update = match self.optimizer {
                 Optimizer::Sgd => grad * self.learning_rate,
-                Optimizer::Adam => adam_update(&mut self.moments, &grad, self.steps_taken, self.learning_rate) * &self.step_scale,
+                Optimizer::Adam => self.adam.get_or_insert_with(|| Adam::new(&grad)).update(&grad, self.learning_rate) * &self.step_scale,
             };
             let _ = self.phi.shallow_clone().g_sub_(&update);
             self.projection.apply_(&self.phi);
@@ -91,10 +86,10 @@ pub(super) fn optimise(
     y: &Tensor,
     w: &Tensor,
     phi: Tensor,
-    adam: Option<AdamState>,
+    adam: Option<Adam>,
     opts: &RestoreOptions,
     started: Instant,
-) -> (Tensor, Option<AdamState>, Vec<f64>) {
+) -> (Tensor, Option<Adam>, Vec<f64>) {
     const READBACK_EVERY: usize = 10;
     let mut map = MapOptimizer::new(model, task, y.shallow_clone(), w.shallow_clone(), phi, opts.optimizer, opts.learning_rate)
         .with_adam_state(adam);
@@ -119,16 +114,4 @@ pub(super) fn optimise(
         losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
     }
     (map.phi.detach(), map.adam_state(), losses)
-}
-
-pub(crate) fn adam_update(moments: &mut Option<(Tensor, Tensor)>, grad: &Tensor, step: usize, lr: f64) -> Tensor {
-    const BETA1: f64 = 0.9;
-    const BETA2: f64 = 0.999;
-    const EPS: f64 = 1e-8;
-    let (m, v) = moments.get_or_insert_with(|| (grad.zeros_like(), grad.zeros_like()));
-    let _ = m.g_mul_scalar_(BETA1).g_add_(&(grad * (1.0 - BETA1)));
-    let _ = v.g_mul_scalar_(BETA2).g_add_(&(grad.square() * (1.0 - BETA2)));
-    let m_hat = &*m / (1.0 - BETA1.powi(step as i32));
-    let v_hat = &*v / (1.0 - BETA2.powi(step as i32));
-    m_hat / (v_hat.sqrt() + EPS) * lr
 }

@@ -18,7 +18,6 @@ mod video;
 
 pub use hints::{hints_from_rgba, spread_chroma};
 pub use map::MapOptimizer;
-pub(crate) use map::adam_update;
 use map::optimise;
 pub use temporal::History;
 pub(crate) use tiles::missing_region;
@@ -29,6 +28,7 @@ use tiles::pad_to;
 use crate::baselines;
 use crate::degrade::Task;
 use crate::model::Model;
+use crate::optim::Adam;
 
 /// Default weight of the smooth fill as soft evidence on missing pixels. On the 96×72 hole of a
 /// clip held out from training (tree.avi, which then served for tuning; benches/NOTES.md):
@@ -107,22 +107,9 @@ pub struct Restoration {
     /// The tiles φ belongs to.
     pub grid: TileGrid,
     /// Adam's state at the end (none for SGD), so the next frame continues the same optimisation.
-    pub adam: Option<AdamState>,
+    pub adam: Option<Adam>,
     /// Missing pixels taken from earlier frames instead of the prior (video inpainting).
     pub temporal_pixels: i64,
-}
-
-/// Adam's moments of φ and the steps they have seen.
-pub struct AdamState {
-    pub first: Tensor,
-    pub second: Tensor,
-    pub steps: usize,
-}
-
-impl AdamState {
-    fn shallow_clone(&self) -> Self {
-        Self { first: self.first.shallow_clone(), second: self.second.shallow_clone(), steps: self.steps }
-    }
 }
 
 /// What one restoration hands the next frame: its tiles and task, φ, and Adam's state.
@@ -130,12 +117,12 @@ pub struct WarmStart {
     pub grid: TileGrid,
     pub task: Task,
     pub phi: Tensor,
-    pub adam: Option<AdamState>,
+    pub adam: Option<Adam>,
 }
 
 impl WarmStart {
     fn of(task: Task, r: &Restoration) -> Self {
-        Self { grid: r.grid.clone(), task, phi: r.phi.shallow_clone(), adam: r.adam.as_ref().map(AdamState::shallow_clone) }
+        Self { grid: r.grid.clone(), task, phi: r.phi.shallow_clone(), adam: r.adam.as_ref().map(Adam::shallow_clone) }
     }
 
     fn shallow_clone(&self) -> Self {
@@ -143,7 +130,7 @@ impl WarmStart {
             grid: self.grid.clone(),
             task: self.task,
             phi: self.phi.shallow_clone(),
-            adam: self.adam.as_ref().map(AdamState::shallow_clone),
+            adam: self.adam.as_ref().map(Adam::shallow_clone),
         }
     }
 }
