@@ -105,6 +105,13 @@ pub struct Health {
     /// look like (a prior 4 dB sharper by PSNR restored worse by LPIPS; benches/NOTES.md).
     #[serde(default)]
     pub representation_lpips: Option<f64>,
+    /// The same patches restored from ×4 Lanczos downsampling as the engine does (MAP, then
+    /// back-projection): PSNR and LPIPS. A prior that expresses patches better can still
+    /// restore worse, by bringing less detail of its own (benches/NOTES.md, benchmark 8).
+    #[serde(default)]
+    pub superres: Option<f64>,
+    #[serde(default)]
+    pub superres_lpips: Option<f64>,
     /// MAP steps behind `representation` (the elements' default).
     pub representation_steps: usize,
 }
@@ -120,6 +127,12 @@ impl std::fmt::Display for Health {
             write!(f, ", representation {r:.2} dB at {} steps", self.representation_steps)?;
         }
         if let Some(l) = self.representation_lpips {
+            write!(f, ", LPIPS {l:.4}")?;
+        }
+        if let Some(p) = self.superres {
+            write!(f, "; ×4 SR {p:.2} dB")?;
+        }
+        if let Some(l) = self.superres_lpips {
             write!(f, ", LPIPS {l:.4}")?;
         }
         Ok(())
@@ -140,8 +153,10 @@ fn mean_psnr(a: &Tensor, b: &Tensor) -> f64 {
 
 /// How well a frozen prior restores `patches` `(N, 3, S, S)` from `task`'s degradation of them
 /// (inpainting: every pixel known, so how well it can express them): MAP over φ (Adam at
-/// `learning_rate`, seeded cold start), `steps` steps; the renders' mean PSNR against the
-/// patches and, given the metric, their LPIPS.
+/// `learning_rate`, seeded cold start), `steps` steps, then what the engine does to a render
+/// (super-resolution back-projects it onto the evidence); the results' mean PSNR against the
+/// patches and, given the metric, their LPIPS. Scoring the raw render instead ranked a prior
+/// ahead that the engine's output ranks behind (benches/NOTES.md, benchmark 8).
 pub fn restore_patches(
     frozen: &Model,
     task: crate::Task,
@@ -161,7 +176,11 @@ pub fn restore_patches(
         }
     });
     let _guard = tch::no_grad_guard();
-    let renders = frozen.render(&map.phi, false);
+    let mut renders = frozen.render(&map.phi, false);
+    if let crate::Task::SuperRes { .. } = task {
+        let projected: Vec<Tensor> = (0..y.size()[0]).map(|i| crate::restore::back_project(task, &renders.get(i), &y.get(i))).collect();
+        renders = Tensor::stack(&projected, 0);
+    }
     (mean_psnr(&renders, &truth), perceptual.map(|metric| metric.lpips(&renders, &truth)))
 }
 
@@ -366,16 +385,20 @@ impl Trainer {
         let state = self.batch_norm_state();
         let (train, eval) = tch::no_grad(|| (self.model.render(&phi, true), self.model.render(&phi, false)));
         Self::restore_batch_norm_state(state);
-        let representation = held_out.map(|patches| {
+        let frozen = held_out.map(|_| self.frozen_copy());
+        let score = |task| {
             let learning_rate = crate::restore::RestoreOptions::default().learning_rate;
-            restore_patches(&self.frozen_copy(), crate::Task::Inpaint, patches, steps, learning_rate, perceptual)
-        });
+            held_out.zip(frozen.as_ref()).map(|(patches, frozen)| restore_patches(frozen, task, patches, steps, learning_rate, perceptual))
+        };
+        let (representation, superres) = (score(crate::Task::Inpaint), score(crate::Task::SuperRes { scale: 4 }));
         Health {
             eval_vs_train: mean_psnr(&eval, &train),
             eval_vs_target: mean_psnr(&eval, &target),
             train_vs_target: mean_psnr(&train, &target),
             representation: representation.map(|(psnr, _)| psnr),
             representation_lpips: representation.and_then(|(_, lpips)| lpips),
+            superres: superres.map(|(psnr, _)| psnr),
+            superres_lpips: superres.and_then(|(_, lpips)| lpips),
             representation_steps: steps,
         }
     }

@@ -43,6 +43,13 @@ fn train_resume_restore_eval_info() {
     let (straight_s, resumed_s) = (straight.to_str().unwrap(), resumed.to_str().unwrap());
 
     ok(&train_args(straight_s, "400", files));
+    // Both health figures on the held-out patches — expressing them and restoring them from ×4
+    // downsampling — reach the card and every row of the health log.
+    let health = lcm::model::Model::load(&straight, tch::Device::Cpu).unwrap().summary.health.unwrap();
+    assert!(health.representation.is_some_and(f64::is_finite) && health.superres.is_some_and(f64::is_finite), "{health:?}");
+    let log = std::fs::read_to_string(dir.join("straight.health.tsv")).unwrap();
+    let column = log.lines().next().unwrap().split('\t').position(|c| c == "superres_x4_db").expect("a ×4 SR column");
+    assert!(log.lines().skip(1).all(|row| row.split('\t').nth(column).is_some_and(|v| v.parse::<f64>().is_ok())), "{log}");
     ok(&train_args(resumed_s, "200", files));
     let mut again = train_args(resumed_s, "400", files);
     again.push("--resume");

@@ -79,6 +79,10 @@ pub struct Args {
     /// Held-out patches for the representation PSNR (MAP on clean footage the prior never saw).
     #[arg(long, default_value_t = 32)]
     health_patches: usize,
+    /// Footage of other sources to take the health patches from (default: the held-out frames
+    /// of the training sources, which favour a prior that learnt those sources' look).
+    #[arg(long, num_args = 1..)]
+    health_data: Vec<PathBuf>,
     /// MAP steps of the representation PSNR (the elements' default).
     #[arg(long, default_value_t = lcm::train::HEALTH_STEPS, value_parser = parse_positive)]
     health_steps: usize,
@@ -130,11 +134,14 @@ fn append_health(path: &std::path::Path, step: usize, h: &Health) -> Result<()> 
     let fresh = !path.exists();
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot write {}", path.display()))?;
     if fresh {
-        writeln!(file, "step\teval_vs_train_db\teval_vs_target_db\ttrain_vs_target_db\trepresentation_db\trepresentation_lpips")?;
+        writeln!(
+            file,
+            "step\teval_vs_train_db\teval_vs_target_db\ttrain_vs_target_db\trepresentation_db\trepresentation_lpips\tsuperres_x4_db\tsuperres_x4_lpips"
+        )?;
     }
-    let r = h.representation.map_or("".into(), |r| format!("{r:.3}"));
-    let l = h.representation_lpips.map_or("".into(), |l| format!("{l:.4}"));
-    writeln!(file, "{step}\t{:.3}\t{:.3}\t{:.3}\t{r}\t{l}", h.eval_vs_train, h.eval_vs_target, h.train_vs_target)?;
+    let show = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+    let optional = [(h.representation, 3), (h.representation_lpips, 4), (h.superres, 3), (h.superres_lpips, 4)].map(|(v, d)| show(v, d)).join("\t");
+    writeln!(file, "{step}\t{:.3}\t{:.3}\t{:.3}\t{optional}", h.eval_vs_train, h.eval_vs_target, h.train_vs_target)?;
     Ok(())
 }
 
@@ -159,8 +166,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     let patches = data::random_patches(&split.train, config.image_size, args.patches, args.run.seed)?;
     // Fixed clean held-out patches for the representation PSNR (none without a holdout).
-    let held_out = (!split.holdout.is_empty() && args.health_patches > 0)
-        .then(|| data::random_patches(&split.holdout, config.image_size, args.health_patches, args.run.seed ^ lcm::train::HEALTH_PATCH_SEED))
+    let other_sources: Vec<Tensor> = data::load_frames(&args.health_data, args.frames_per_video, args.frame_every)?
+        .iter()
+        .map(|f| if args.max_side > 0 { data::shrink(f, args.max_side) } else { f.shallow_clone() })
+        .collect();
+    let health_frames = if args.health_data.is_empty() { &split.holdout } else { &other_sources };
+    let held_out = (!health_frames.is_empty() && args.health_patches > 0)
+        .then(|| data::random_patches(health_frames, config.image_size, args.health_patches, args.run.seed ^ lcm::train::HEALTH_PATCH_SEED))
         .transpose()?;
     eprintln!(
         "lcm: {} training frames, {} held out, {} patches of {}² on {device:?}",
