@@ -137,16 +137,13 @@ pub fn damage_clip(truths: Vec<Tensor>, task: Task, damage: Damage, seed: u64) -
                 // LPIPS on the damage and 16 px around it, unless that is most of the frame.
                 boxes.push(missing_region(&mask, 16).filter(|&(_, _, bh, bw)| bh * bw < h * w / 2));
                 let missing = 1.0 - &mask;
-                observations.push(Observation { evidence: truth * &mask, mask: Some(mask), hints: None });
+                observations.push(Observation::of(task, truth, Some(mask)));
                 regions.push(Some(missing));
             }
             (observations, regions, boxes)
         }
         _ => {
-            let observations = truths
-                .iter()
-                .map(|t| Observation { evidence: task.degrade(&t.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0), mask: None, hints: None })
-                .collect();
+            let observations = truths.iter().map(|t| Observation::of(task, t, None)).collect();
             (observations, truths.iter().map(|_| None).collect(), vec![None; truths.len()])
         }
     };

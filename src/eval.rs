@@ -101,14 +101,10 @@ pub fn make_cases(frames: &[Tensor], task: Task, crop: i64, count: usize, hole_f
                         MaskKind::Centre => centre_hole(crop, crop, hole_fraction),
                         MaskKind::Scratches => scratches(crop, crop, 4, &mut rng),
                     };
-                    let evidence = &truth * &mask;
                     let region = 1.0 - &mask;
-                    Case { truth, observation: Observation { evidence, mask: Some(mask), hints: None }, region: Some(region) }
+                    Case { observation: Observation::of(task, &truth, Some(mask)), truth, region: Some(region) }
                 }
-                _ => {
-                    let evidence = task.degrade(&truth.unsqueeze(0)).squeeze_dim(0);
-                    Case { truth, observation: Observation { evidence, mask: None, hints: None }, region: None }
-                }
+                _ => Case { observation: Observation::of(task, &truth, None), truth, region: None },
             }
         })
         .collect()

@@ -194,7 +194,7 @@ fn inpainting_keeps_known_pixels_bit_exact_and_comes_within_1_db_of_the_smooth_f
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(2);
     let mask = lcm::mask::centre_hole(32, 32, 0.4);
-    let obs = Observation { evidence: &truth * &mask, mask: Some(mask.shallow_clone()), hints: None };
+    let obs = Observation::of(Task::Inpaint, &truth, Some(mask.shallow_clone()));
     let restored = restore_with(&model, Task::Inpaint, &obs, &RestoreOptions { steps: 200, ..Default::default() }, None);
     let known = mask.expand_as(&truth).to_kind(Kind::Bool);
     assert!(restored.image.masked_select(&known).equal(&truth.masked_select(&known)), "known pixels changed");
@@ -225,7 +225,7 @@ fn tiled_restoration_has_no_seams() {
     let opts = RestoreOptions { steps: 150, tile_overlap: 8, ..Default::default() };
     let grid = TileGrid::new(h, w, 32, 8, 1);
     assert!(grid.len() > 4);
-    let restored = restore_with(&model, Task::Colorize, &Observation { evidence: degrade::gray(&frame.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None }, &opts, None);
+    let restored = restore_with(&model, Task::Colorize, &Observation::of(Task::Colorize, &frame, None), &opts, None);
     // Error on the columns and rows where tiles meet vs everywhere else.
     let err = (&restored.image - &frame).square().mean_dim(0, false, Kind::Float);
     let seam = Tensor::zeros([h, w], (Kind::Bool, Device::Cpu));
@@ -250,7 +250,7 @@ fn warm_start_beats_cold_start_on_the_next_frame() {
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let frames: Vec<Tensor> = common::vtest_frames().iter().map(|f| lcm::data::shrink(f, 48)).collect();
     let task = Task::SuperRes { scale: 2 };
-    let obs = |f: &Tensor| Observation { evidence: task.degrade(&f.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None };
+    let obs = |f: &Tensor| Observation::of(task, f, None);
     let opts = RestoreOptions { steps: 60, ..Default::default() };
     let mut engine = Engine::new();
     engine.restore(&model, task, &obs(&frames[0]), &opts, true);
@@ -305,7 +305,7 @@ fn diverging_restoration_falls_back_to_the_evidence() {
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(3);
     let task = Task::SuperRes { scale: 2 };
-    let obs = Observation { evidence: task.degrade(&truth.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None };
+    let obs = Observation::of(task, &truth, None);
     let opts = RestoreOptions { steps: 20, learning_rate: f64::NAN, ..Default::default() };
     let restored = restore_with(&model, task, &obs, &opts, None);
     assert!(restored.fallback.is_some());
@@ -356,7 +356,7 @@ fn cuda_restoration_matches_the_cpu() {
     let cuda = lcm::DeviceChoice::Cuda(0).resolve().unwrap();
     let truth = patches.get(2);
     let mask = lcm::mask::centre_hole(32, 32, 0.4);
-    let obs = Observation { evidence: &truth * &mask, mask: Some(mask), hints: None };
+    let obs = Observation::of(Task::Inpaint, &truth, Some(mask));
     let opts = RestoreOptions { steps: 30, ..Default::default() };
     let on = |device| restore_with(&Model::load(&path, device).unwrap().frozen(), Task::Inpaint, &obs, &opts, None);
     let (cpu, gpu) = (on(Device::Cpu), on(cuda));

@@ -93,6 +93,24 @@ pub struct Observation {
     pub hints: Option<Tensor>,
 }
 
+impl Observation {
+    /// What `task` leaves of a clean frame `(3, H, W)`: the pixels `mask` `(1, H, W)` keeps
+    /// (inpainting; 1 = known), the Lanczos-downsampled frame, or its gray.
+    pub fn of(task: Task, truth: &Tensor, mask: Option<Tensor>) -> Self {
+        let truth = truth.to_kind(Kind::Float);
+        match (task, mask) {
+            (Task::Inpaint, Some(mask)) => Self { evidence: &truth * &mask, mask: Some(mask), hints: None },
+            (Task::Inpaint, None) => Self { evidence: truth, mask: None, hints: None },
+            _ => Self { evidence: task.degrade(&truth.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0), mask: None, hints: None },
+        }
+    }
+
+    /// The same observation with colour hints `(4, h, w)` (colorization).
+    pub fn with_hints(self, hints: Option<Tensor>) -> Self {
+        Self { hints, ..self }
+    }
+}
+
 /// The outcome of restoring one image.
 pub struct Restoration {
     /// `(3, H, W)` in [0, 1].

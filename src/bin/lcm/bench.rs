@@ -148,14 +148,9 @@ pub fn run(command: Command) -> Result<()> {
             let task = task.task(scale);
             let frames: Vec<Tensor> = data::load_frames(&input, frames, 1)?.into_iter().take(frames).collect();
             let truths: Vec<Tensor> = frames.iter().map(|f| f.narrow(1, 0, crop.min(f.size()[1])).narrow(2, 0, crop.min(f.size()[2]))).collect();
-            let observe = |t: &Tensor| match task {
-                Task::Inpaint => {
-                    let (_, h, w) = t.size3().unwrap();
-                    let mask = lcm::mask::centre_hole(h, w, 0.4);
-                    Observation { evidence: t * &mask, mask: Some(mask), hints: None }
-                }
-                Task::Colorize => Observation { evidence: lcm::degrade::gray(&t.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None },
-                Task::SuperRes { .. } => Observation { evidence: task.degrade(&t.unsqueeze(0)).squeeze_dim(0), mask: None, hints: None },
+            let observe = |t: &Tensor| {
+                let mask = (task == Task::Inpaint).then(|| lcm::mask::centre_hole(t.size()[1], t.size()[2], 0.4));
+                Observation::of(task, t, mask)
             };
             let region = |t: &Tensor| if task == Task::Inpaint { Some(1.0 - lcm::mask::centre_hole(t.size()[1], t.size()[2], 0.4)) } else { None };
             let psnr = |out: &Tensor, t: &Tensor| lcm::metrics::psnr(&out.to_device(tch::Device::Cpu), t, region(t).as_ref());

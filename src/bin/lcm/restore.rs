@@ -72,12 +72,13 @@ pub fn run(args: Args) -> Result<()> {
         Task::Inpaint => {
             let spec = args.mask.as_deref().context("--task inpaint needs --mask rect:x,y,w,h or --mask mask.png")?;
             let mask = parse_mask(spec, h, w)?;
-            Observation { evidence: &rgb * &mask, mask: Some(mask), hints: None }
+            Observation::of(task, &rgb, Some(mask))
         }
+        // The input is already the small image.
         Task::SuperRes { .. } => Observation { evidence: rgb, mask: None, hints: None },
         Task::Colorize => {
             let hints = args.hints.as_deref().map(imageio::load_rgba).transpose()?.map(|image| lcm::restore::hints_from_rgba(&image, h, w));
-            Observation { evidence: lcm::degrade::gray(&rgb.unsqueeze(0)).squeeze_dim(0), mask: None, hints }
+            Observation::of(task, &rgb, None).with_hints(hints)
         }
     };
     let opts = RestoreOptions { steps: args.steps, learning_rate: args.lr, tile_overlap: args.overlap, ..Default::default() };
