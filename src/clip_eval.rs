@@ -212,7 +212,7 @@ pub fn run(method: &ClipMethod, clip: &Clip) -> (Vec<Tensor>, f64) {
                 let (_, h, w) = o.evidence.size3().expect("(3, h, w)");
                 let s = task.scale();
                 let upscaled = lanczos_resize(&o.evidence.unsqueeze(0), h * s, w * s).squeeze_dim(0);
-                back_project(task, &upscaled, &o.evidence)
+                back_project(task, &upscaled.unsqueeze(0), &o.evidence.unsqueeze(0)).squeeze_dim(0)
             })
             .collect(),
     };

@@ -101,8 +101,7 @@ pub struct Health {
     /// express footage it has not seen. No restoration of such footage can do better.
     pub representation: Option<f64>,
     /// LPIPS-VGG of those renders against their patches (when the metric's weights are
-    /// installed): PSNR alone rewards a prior that is smooth, this one rewards what restorations
-    /// look like (a prior 4 dB sharper by PSNR restored worse by LPIPS; benches/NOTES.md).
+    /// installed).
     #[serde(default)]
     pub representation_lpips: Option<f64>,
     /// The same patches restored from ×4 Lanczos downsampling as the engine does (MAP, then
@@ -178,8 +177,7 @@ pub fn restore_patches(
     let _guard = tch::no_grad_guard();
     let mut renders = frozen.render(&map.phi, false);
     if let crate::Task::SuperRes { .. } = task {
-        let projected: Vec<Tensor> = (0..y.size()[0]).map(|i| crate::restore::back_project(task, &renders.get(i), &y.get(i))).collect();
-        renders = Tensor::stack(&projected, 0);
+        renders = crate::restore::back_project(task, &renders, &y);
     }
     (mean_psnr(&renders, &truth), perceptual.map(|metric| metric.lpips(&renders, &truth)))
 }

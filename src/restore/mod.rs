@@ -283,7 +283,7 @@ pub fn restore_with(
     }
     match (task, opts.keep_known) {
         (Task::Colorize, true) => image = match_gray(&calm_colour(&image, &evidence), &evidence),
-        (Task::SuperRes { .. }, true) => image = back_project(task, &image, &evidence),
+        (Task::SuperRes { .. }, true) => image = back_project(task, &image.unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0),
         _ => {}
     }
     let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
@@ -345,16 +345,16 @@ fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
     darker.where_self(&mean.ge_tensor(gray), &brighter).clamp(0.0, 1.0)
 }
 
-/// Iterative back-projection: corrects the upscaled image until its Lanczos downsampling
+/// Iterative back-projection: corrects the upscaled images until their Lanczos downsampling
 /// matches the evidence, keeping the prior's detail in what the evidence cannot see.
-pub(crate) fn back_project(task: Task, image: &Tensor, evidence: &Tensor) -> Tensor {
+/// `images` `(N, 3, H, W)`, `evidence` `(N, 3, h, w)`.
+pub(crate) fn back_project(task: Task, images: &Tensor, evidence: &Tensor) -> Tensor {
     const ITERATIONS: usize = 10;
-    let (_, h, w) = image.size3().expect("(3, H, W)");
-    let mut x = image.unsqueeze(0);
-    let y = evidence.unsqueeze(0);
+    let (_, _, h, w) = images.size4().expect("(N, 3, H, W)");
+    let mut x = images.shallow_clone();
     for _ in 0..ITERATIONS {
-        x = &x + crate::degrade::lanczos_resize(&(&y - task.degrade(&x)), h, w);
+        x = &x + crate::degrade::lanczos_resize(&(evidence - task.degrade(&x)), h, w);
     }
-    x.squeeze_dim(0).clamp(0.0, 1.0)
+    x.clamp(0.0, 1.0)
 }
 

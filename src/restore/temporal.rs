@@ -150,19 +150,18 @@ fn block_sums(t: &Tensor, rows: i64, cols: i64, margin: i64) -> Tensor {
     let (_, h, w) = t.size3().expect("(C, H, W)");
     let half = margin / 2;
     let padded = t.constant_pad_nd([half, half + cols * BLOCK - w, half, half + rows * BLOCK - h]);
-    let window = BLOCK + margin;
-    let table = summed_area(&padded);
-    let corners = |dy: i64, dx: i64| {
-        table.slice(1, dy, dy + (rows - 1) * BLOCK + 1, BLOCK).slice(2, dx, dx + (cols - 1) * BLOCK + 1, BLOCK)
-    };
-    (corners(window, window) - corners(0, window) - corners(window, 0) + corners(0, 0)).to_kind(Kind::Float)
+    window_sums(&padded, BLOCK + margin, BLOCK, rows, cols)
 }
 
-/// The summed-area table of `(C, H, W)`: `(C, H + 1, W + 1)` in double precision, entry (y, x)
-/// the sum of every pixel above and left of it. Any window's sum is then four look-ups, so
-/// wide windows cost what narrow ones do (as convolutions and pools they dominated a frame).
-fn summed_area(t: &Tensor) -> Tensor {
-    t.to_kind(Kind::Double).constant_pad_nd([1, 0, 1, 0]).cumsum(1, None).cumsum(2, None)
+/// Sums of `(C, H, W)` over `window`-sized squares whose corners lie `stride` apart,
+/// `(C, rows, cols)` of them, from the summed-area table (double precision): four look-ups per
+/// window whatever its width (as convolutions and pools, wide windows dominated a frame).
+fn window_sums(t: &Tensor, window: i64, stride: i64, rows: i64, cols: i64) -> Tensor {
+    let table = t.to_kind(Kind::Double).constant_pad_nd([1, 0, 1, 0]).cumsum(1, None).cumsum(2, None);
+    let corners = |dy: i64, dx: i64| {
+        table.slice(1, dy, dy + (rows - 1) * stride + 1, stride).slice(2, dx, dx + (cols - 1) * stride + 1, stride)
+    };
+    (corners(window, window) - corners(0, window) - corners(window, 0) + corners(0, 0)).to_kind(Kind::Float)
 }
 
 /// The best shift of every block within ±[`BLOCK_RADIUS`] of the global one: the mean absolute
@@ -205,9 +204,7 @@ fn block_shifts(
 /// Box sum of `(1, H, W)` over a `k`×`k` window centred on each pixel (zero-padded), `k` odd.
 fn box_sum(t: &Tensor, k: i64) -> Tensor {
     let (_, h, w) = t.size3().expect("(1, H, W)");
-    let table = summed_area(&t.constant_pad_nd([k / 2, k / 2, k / 2, k / 2]));
-    let at = |dy: i64, dx: i64| table.narrow(1, dy, h).narrow(2, dx, w);
-    (at(k, k) - at(0, k) - at(k, 0) + at(0, 0)).to_kind(Kind::Float)
+    window_sums(&t.constant_pad_nd([k / 2, k / 2, k / 2, k / 2]), k, 1, h, w)
 }
 
 impl Past {

@@ -231,7 +231,7 @@ pub struct Run<'a> {
     pub checkpoint_every: usize,
     /// Clean held-out patches for the representation PSNR.
     pub held_out: Option<&'a Tensor>,
-    /// LPIPS of the representation renders, when the metric's weights are installed.
+    /// The health figures' LPIPS, when the metric's weights are installed.
     pub perceptual: Option<&'a lcm::metrics::Perceptual>,
     pub health_steps: usize,
     pub recalibrate_passes: usize,
