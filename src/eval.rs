@@ -18,7 +18,7 @@ use crate::rng::SplitMix64;
 pub enum Method<'a> {
     /// MAP with a trained model (LCM or GLO latent, as its config says).
     Model(&'a Model),
-    /// Lanczos upscaling / smooth fill / gray copy.
+    /// Lanczos upscaling / the engine's hole fill / gray copy.
     Classical,
     /// The degraded input as it is (nearest-upscaled, gray as RGB): the floor.
     Input,

@@ -30,7 +30,7 @@ use crate::degrade::Task;
 use crate::model::Model;
 use crate::optim::Adam;
 
-/// Default weight of the smooth fill as soft evidence on missing pixels. On the 96×72 hole of a
+/// Default weight of the classical fill as soft evidence on missing pixels. On the 96×72 hole of a
 /// clip held out from training (tree.avi, which then served for tuning; benches/NOTES.md):
 /// 0 → hole PSNR 1.1 dB below OpenCV Telea, LPIPS better; 0.02 → within 0.2 dB, LPIPS still
 /// better; 0.1 and up → PSNR above Telea, LPIPS worse than it.
@@ -58,7 +58,7 @@ pub struct RestoreOptions {
     pub seed: u64,
     /// Stop stepping once this much time has been spent (the frame is still rendered).
     pub time_budget: Option<Duration>,
-    /// Inpainting: weight (relative to known pixels) of the smooth classical fill as soft evidence
+    /// Inpainting: weight (relative to known pixels) of the classical fill as soft evidence
     /// on the missing pixels; 0 leaves them to the prior alone.
     pub fill_guidance: f64,
     /// Stop stepping as soon as this is set (a pipeline shutting down or flushing); the frame
@@ -230,16 +230,16 @@ pub fn restore_with(
         let image = colour_guide(&evidence, &hints.to_device(device).to_kind(Kind::Float));
         return Restoration { image, phi, losses: Vec::new(), fallback: None, warm_started: false, grid, adam, temporal_pixels: 0 };
     }
-    // The smooth fill of inpainting's missing pixels, computed once per frame when needed.
-    let mut smooth: Option<Tensor> = None;
+    // The classical fill of inpainting's missing pixels, computed once per frame when needed.
+    let mut fill: Option<Tensor> = None;
     let (mut padded, mut weight) = pad_to(&evidence, grid.canvas_height / scale, grid.canvas_width / scale);
     if let (Task::Inpaint, Some(mask)) = (task, &obs.mask) {
         let mask = mask.to_device(device).to_kind(Kind::Float);
         let guidance = opts.fill_guidance.max(0.0);
         if guidance > 0.0 {
-            // Missing pixels lean towards the smooth fill: every tile has evidence, and the
+            // Missing pixels lean towards the classical fill: every tile has evidence, and the
             // prior adds detail around the classical answer instead of inventing from nothing.
-            (padded, _) = pad_to(smooth.get_or_insert_with(|| baselines::smooth_fill(&evidence, &mask)), grid.canvas_height, grid.canvas_width);
+            (padded, _) = pad_to(fill.get_or_insert_with(|| baselines::hole_fill(&evidence, &mask)), grid.canvas_height, grid.canvas_width);
         }
         let (mask, _) = pad_to(&mask, grid.canvas_height, grid.canvas_width);
         weight = &weight * (&mask + (1.0 - &mask) * guidance);
@@ -277,7 +277,7 @@ pub fn restore_with(
     let mut image = grid.blend(&rendered, &background);
     if let (Task::Inpaint, true, Some(mask)) = (task, opts.keep_known, &obs.mask) {
         let mask = mask.to_device(device).to_kind(Kind::Float);
-        let fill = smooth.get_or_insert_with(|| baselines::smooth_fill(&evidence, &mask));
+        let fill = fill.get_or_insert_with(|| baselines::hole_fill(&evidence, &mask));
         image = fill_with_detail(&image, fill);
         image = &evidence * &mask + image * (1.0 - &mask);
     }
@@ -324,7 +324,7 @@ fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
     x.conv2d(&kernel.view([1, 1, -1, 1]).repeat([channels, 1, 1, 1]), None::<Tensor>, 1, 0, 1, channels).squeeze_dim(0)
 }
 
-/// A hole's content: the smooth classical `fill` carries its colours and shading, the prior's
+/// A hole's content: the classical `fill` carries its colours and shading, the prior's
 /// render adds only its detail (its difference from a blurred copy). The render's own low
 /// frequencies inside a hole are the weakest thing it has: on moving dirt (3 frames of two clips,
 /// benches/NOTES.md) trusting the render near the hole's edge gave LPIPS 0.0291 / 0.0081 where

@@ -94,7 +94,11 @@ pub fn run_to_eos_within(pipeline: &gst::Element, seconds: u64) -> Result<(), St
 
 /// Plays `launch` (ending in `appsink name=sink`) to EOS; every sample the sink received.
 pub fn collect_outputs(launch: &str) -> Result<Vec<gst::Sample>, String> {
-    let pipeline = gst::parse::launch(launch).map_err(|e| e.to_string())?;
+    collect_samples(&gst::parse::launch(launch).map_err(|e| e.to_string())?)
+}
+
+/// Plays a pipeline with an `appsink` named `sink` to EOS; every sample the sink received.
+pub fn collect_samples(pipeline: &gst::Element) -> Result<Vec<gst::Sample>, String> {
     let sink = pipeline.clone().downcast::<gst::Bin>().unwrap().by_name("sink").unwrap();
     let sink = sink.downcast::<gst_app::AppSink>().unwrap();
     let outputs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -107,8 +111,7 @@ pub fn collect_outputs(launch: &str) -> Result<Vec<gst::Sample>, String> {
             })
             .build(),
     );
-    run_to_eos(&pipeline)?;
+    run_to_eos(pipeline)?;
     let outputs = outputs.lock().unwrap().clone();
     Ok(outputs)
 }
-
