@@ -4,10 +4,10 @@
 # start, 2 temporal frames, 2 frames of lookahead) for inpainting (a static rectangle two tiles wide, and
 # moving film dirt), ×4 super-resolution and colorization. Tables on stdout; JSON reports and
 # grids (degraded | methods | truth, middle frame) in out/restoration/.
-#   benches/restoration.sh [MODEL] [FRAMES]
+#   benches/restoration.sh [MODEL] [FRAMES] [TASKS]   (TASKS: e.g. rect,dirt; default every task)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:-models/natural-small.safetensors} frames=${2:-6}
+model=${1:-models/natural-small.safetensors} frames=${2:-6} only=${3:-rect,dirt,x4,colorize}
 scripts/setup.sh --comparators >/dev/null
 d=/usr/share/doc/opencv-doc/examples/data
 out=out/restoration
@@ -31,6 +31,7 @@ for clip in "${clips[@]}"; do
     [ -e "$input" ] || { echo "skipping $name: $input is missing (scripts/fetch-footage.sh, scripts/setup.sh --comparators)"; continue; }
     common=(--model "$model" --clip --input "$input" --start "$start" --frames "$frames" --device cpu)
     for task in ${tasks//,/ }; do
+        [[ ",$only," == *",$task,"* ]] || continue
         case $task in
             rect) args=(--crop 320x240 --task inpaint --damage rect:128x96) ;;
             dirt) args=(--crop 320x240 --task inpaint --damage dirt) ;;

@@ -184,7 +184,15 @@ pub fn run(method: &ClipMethod, clip: &Clip) -> (Vec<Tensor>, f64) {
                 })
                 .collect()
         }
-        ClipMethod::Smooth | ClipMethod::Gray | ClipMethod::Lanczos => {
+        ClipMethod::Smooth => clip
+            .observations
+            .iter()
+            .map(|o| match &o.mask {
+                Some(mask) => baselines::smooth_fill(&o.evidence, &mask.to_kind(tch::Kind::Float)),
+                None => baselines::classical(task, &o.evidence, None),
+            })
+            .collect(),
+        ClipMethod::Gray | ClipMethod::Lanczos => {
             clip.observations.iter().map(|o| baselines::classical(task, &o.evidence, o.mask.as_ref())).collect()
         }
         ClipMethod::TemporalHold => temporal_hold(&clip.observations),
