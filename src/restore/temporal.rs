@@ -295,8 +295,11 @@ impl History {
                 agrees = agrees.logical_or(&enough.logical_and(&local.le(AGREEMENT_TOLERANCE)));
                 judged = judged.logical_or(&enough);
             }
-            let aligned = match_surroundings(&aligned, pixels, &both);
             let take = now_known.lt(0.5).logical_and(&aligned_known.gt(0.5)).logical_and(&agrees);
+            if !bool::try_from(take.any()).unwrap_or(false) {
+                continue; // a static hole under a static camera: no frame shows it
+            }
+            let aligned = match_surroundings(&aligned, pixels, &both);
             let take = take.to_kind(Kind::Float);
             evidence = &evidence * (1.0 - &take) + &aligned * &take;
             now_known = &now_known + &take;
