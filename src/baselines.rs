@@ -83,7 +83,8 @@ pub fn march_fill(image: &Tensor, mask: &Tensor, radius: i64) -> Tensor {
     filled
 }
 
-/// Fast marching over `values` `(c, h, w)` where `known` `(h, w)` is below 0.5 (see [`march_fill`]).
+/// Fast marching: fills the pixels of `values` `(c, h, w)` where `known` `(h, w)` is below 0.5
+/// (see [`march_fill`]).
 fn march(values: &mut [f32], known: &[f32], c: usize, h: usize, w: usize, radius: isize) {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;

@@ -297,7 +297,7 @@ impl History {
             }
             let take = now_known.lt(0.5).logical_and(&aligned_known.gt(0.5)).logical_and(&agrees);
             if !bool::try_from(take.any()).unwrap_or(false) {
-                continue; // a static hole under a static camera: no frame shows it
+                continue; // this frame shows none of the missing pixels
             }
             let aligned = match_surroundings(&aligned, pixels, &both);
             let take = take.to_kind(Kind::Float);
