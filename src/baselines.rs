@@ -46,7 +46,7 @@ pub fn smooth_fill(image: &Tensor, mask: &Tensor) -> Tensor {
     if let Some((_, _, dh, dw)) = crate::restore::missing_region(mask, 0) {
         let region = crate::restore::missing_region(mask, dh.max(dw).max(16)).expect("the same mask misses pixels");
         if (region.2, region.3) != (h, w) {
-            let crop = |t: &Tensor| t.narrow(1, region.0, region.2).narrow(2, region.1, region.3);
+            let crop = |t: &Tensor| crate::restore::crop(t, region);
             let filled = image.copy();
             crop(&filled).copy_(&smooth_fill(&crop(image), &crop(mask)));
             return filled;
@@ -70,7 +70,7 @@ pub fn smooth_fill(image: &Tensor, mask: &Tensor) -> Tensor {
 pub fn march_fill(image: &Tensor, mask: &Tensor, radius: i64) -> Tensor {
     let _guard = tch::no_grad_guard();
     let Some(region) = crate::restore::missing_region(mask, radius + 1) else { return image.copy() };
-    let crop = |t: &Tensor| t.narrow(1, region.0, region.2).narrow(2, region.1, region.3);
+    let crop = |t: &Tensor| crate::restore::crop(t, region);
     let (c, h, w) = (image.size()[0] as usize, region.2 as usize, region.3 as usize);
     let device = image.device();
     let mut values = Vec::<f32>::try_from(crop(image).to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous().view(-1))

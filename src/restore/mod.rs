@@ -20,7 +20,7 @@ pub use hints::{hints_from_rgba, spread_chroma};
 pub use map::MapOptimizer;
 use map::optimise;
 pub use temporal::History;
-pub(crate) use tiles::missing_region;
+pub(crate) use tiles::{crop, missing_region};
 pub use tiles::TileGrid;
 pub use video::{VIDEO_LOOKAHEAD, VideoOptions, VideoRestorer, video_steps};
 use tiles::pad_to;

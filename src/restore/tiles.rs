@@ -114,6 +114,6 @@ pub(crate) fn missing_region(known: &Tensor, margin: i64) -> Option<(i64, i64, i
 }
 
 /// `t` `(C, H, W)` restricted to a region `(y, x, h, w)`.
-pub(super) fn crop(t: &Tensor, (y, x, h, w): (i64, i64, i64, i64)) -> Tensor {
+pub(crate) fn crop(t: &Tensor, (y, x, h, w): (i64, i64, i64, i64)) -> Tensor {
     t.narrow(1, y, h).narrow(2, x, w)
 }
