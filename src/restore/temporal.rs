@@ -94,18 +94,23 @@ fn downscaled(t: &Tensor, mask: &Tensor, factor: i64) -> (Tensor, Tensor) {
     (pool(t), pool(mask).ge(0.999).to_kind(Kind::Float))
 }
 
-/// `past` aligned to `current`: a global shift, refined block by block where this frame misses
-/// pixels. Returns the aligned pixels and where they are known.
-fn align(current: &Tensor, known: &Tensor, past: &Past) -> (Tensor, Tensor) {
-    // The global shift coarse to fine: the whole radius at ¼ resolution, then ±1 px at ½ and
-    // at full resolution (what a ±3 px full-resolution search covers, at a quarter of its cost).
+/// The translation that best aligns `past` to `current`, coarse to fine: the whole radius at ¼
+/// resolution, then ±1 px at ½ and at full resolution (what a ±3 px full-resolution search
+/// covers, at a quarter of its cost).
+fn global_shift(current: &Tensor, known: &Tensor, past: &Past) -> (i64, i64) {
     let (cur_q, known_q) = downscaled(current, known, 4);
     let (past_q, past_known_q) = downscaled(&past.pixels, &past.known, 4);
     let (gy, gx) = best_shift(&cur_q, &known_q, &past_q, &past_known_q, (0, 0), GLOBAL_RADIUS / 4);
     let (cur_h, known_h) = downscaled(current, known, 2);
     let (past_h, past_known_h) = downscaled(&past.pixels, &past.known, 2);
     let (gy, gx) = best_shift(&cur_h, &known_h, &past_h, &past_known_h, (2 * gy, 2 * gx), 1);
-    let (gy, gx) = best_shift(current, known, &past.pixels, &past.known, (2 * gy, 2 * gx), 1);
+    best_shift(current, known, &past.pixels, &past.known, (2 * gy, 2 * gx), 1)
+}
+
+/// `past` aligned to `current`: a global shift, refined block by block where this frame misses
+/// pixels. Returns the aligned pixels and where they are known.
+fn align(current: &Tensor, known: &Tensor, past: &Past) -> (Tensor, Tensor) {
+    let (gy, gx) = global_shift(current, known, past);
     let mut moved_cache: HashMap<(i64, i64), (Tensor, Tensor)> = HashMap::new();
     let mut moved = |dy: i64, dx: i64| {
         let (pixels, pixels_known) = moved_cache.entry((dy, dx)).or_insert_with(|| {
@@ -164,9 +169,10 @@ fn window_sums(t: &Tensor, window: i64, stride: i64, rows: i64, cols: i64) -> Te
     (corners(window, window) - corners(0, window) - corners(window, 0) + corners(0, 0)).to_kind(Kind::Float)
 }
 
-/// The best shift of every block within ±[`BLOCK_RADIUS`] of the global one: the mean absolute
-/// difference over the block and a margin (so blocks that are mostly damage still align), all
-/// blocks at once per candidate; nearest candidates first, so ties keep the smaller move.
+/// The best shift of every block within ±[`BLOCK_RADIUS`] of the global one or of none (a still
+/// background behind a moving subject, which can pull the global shift its way): the mean
+/// absolute difference over the block and a margin (so blocks that are mostly damage still
+/// align), all blocks at once per candidate; smallest moves first, so ties keep the smaller.
 fn block_shifts(
     current: &Tensor,
     known: &Tensor,
@@ -175,13 +181,16 @@ fn block_shifts(
     rows: i64,
     cols: i64,
 ) -> Vec<(i64, i64)> {
-    let mut candidates: Vec<(i64, i64)> =
-        (-BLOCK_RADIUS..=BLOCK_RADIUS).flat_map(|dy| (-BLOCK_RADIUS..=BLOCK_RADIUS).map(move |dx| (dy, dx))).collect();
-    candidates.sort_by_key(|(dy, dx)| dy * dy + dx * dx);
+    let around = |(cy, cx): (i64, i64)| {
+        (-BLOCK_RADIUS..=BLOCK_RADIUS).flat_map(move |dy| (-BLOCK_RADIUS..=BLOCK_RADIUS).map(move |dx| (cy + dy, cx + dx)))
+    };
+    let mut candidates: Vec<(i64, i64)> = around((gy, gx)).chain(around((0, 0))).collect();
+    candidates.sort_by_key(|&(dy, dx)| (dy * dy + dx * dx, dy, dx));
+    candidates.dedup();
     let mut best_cost = Tensor::full([1, rows, cols], f64::INFINITY, (Kind::Float, current.device()));
     let mut best_index = Tensor::zeros([1, rows, cols], (Kind::Int64, current.device()));
     for (i, &(dy, dx)) in candidates.iter().enumerate() {
-        let (pixels, pixels_known) = moved(gy + dy, gx + dx);
+        let (pixels, pixels_known) = moved(dy, dx);
         let weight = known * &pixels_known;
         let diff = (current - &pixels).abs().mean_dim(0, true, Kind::Float) * &weight;
         let sums = block_sums(&Tensor::cat(&[&weight, &diff], 0), rows, cols, BLOCK);
@@ -194,10 +203,7 @@ fn block_shifts(
     Vec::<i64>::try_from(best_index.flatten(0, -1))
         .unwrap_or_default()
         .into_iter()
-        .map(|i| {
-            let (dy, dx) = candidates[i as usize];
-            (gy + dy, gx + dx)
-        })
+        .map(|i| candidates[i as usize])
         .collect()
 }
 
@@ -213,10 +219,82 @@ fn match_surroundings(aligned: &Tensor, current: &Tensor, both: &Tensor) -> Tens
     (aligned + crate::baselines::smooth_fill(&difference, both)).clamp(0.0, 1.0)
 }
 
-/// Box sum of `(1, H, W)` over a `k`×`k` window centred on each pixel (zero-padded), `k` odd.
+/// Mean absolute difference between `a` and `b` `(3, H, W)` around each pixel, over the pixels
+/// `both` `(1, H, W)` marks: in a [`AGREEMENT_WINDOW`] square, or where that holds too few of
+/// them (inside wide damage) in squares twice and four times as wide; infinite where none does.
+fn local_difference(a: &Tensor, b: &Tensor, both: &Tensor) -> Tensor {
+    let diff = (a - b).abs().mean_dim(0, true, Kind::Float) * both;
+    let mut local = diff.full_like(f64::INFINITY);
+    for window in [AGREEMENT_WINDOW, 2 * AGREEMENT_WINDOW + 1, 4 * AGREEMENT_WINDOW + 3] {
+        let support = box_sum(both, window);
+        let enough = support.ge((window * window / 8) as f64).logical_and(&local.isinf());
+        local = (box_sum(&diff, window) / support.clamp_min(1.0)).where_self(&enough, &local);
+    }
+    local
+}
+
+/// Box sum of `(C, H, W)` over a `k`×`k` window centred on each pixel (zero-padded), `k` odd.
 fn box_sum(t: &Tensor, k: i64) -> Tensor {
-    let (_, h, w) = t.size3().expect("(1, H, W)");
+    let (_, h, w) = t.size3().expect("(C, H, W)");
     window_sums(&t.constant_pad_nd([k / 2, k / 2, k / 2, k / 2]), k, 1, h, w)
+}
+
+/// What the last frame's restoration invented: its output `(3, H, W)` and the pixels that
+/// were known (evidence or taken from other frames) `(1, H, W)`; the rest came from the fill and
+/// the prior.
+pub struct Invention {
+    output: Tensor,
+    known: Tensor,
+}
+
+/// Width of the ring of known pixels around the damage on which an invention's move is
+/// found: over the whole region a subject moving elsewhere pulled the shift its way and slid a
+/// still hole's content sideways (Big Buck Bunny from 4,800, benches/NOTES.md benchmark 10).
+const CARRY_RING: i64 = 24;
+/// Largest share of an earlier invention a pixel keeps, and the local difference (0–1) between
+/// the frames around it over which that share falls by e: where the surroundings change, the
+/// fill and prior are asked afresh (four tuning clips, benchmark 10).
+const CARRY_WEIGHT: f64 = 0.9;
+const CARRY_TOLERANCE: f64 = 0.05;
+
+impl Invention {
+    pub fn new(output: &Tensor, known: &Tensor) -> Self {
+        Self { output: output.to_kind(Kind::Float), known: known.to_kind(Kind::Float).to_device(output.device()) }
+    }
+
+    /// `output` with the pixels invented both in it and in this earlier frame leaning towards
+    /// the earlier invention, moved with the camera and matched to this frame's surroundings:
+    /// a hole that stays is filled the same way frame after frame, following the light and
+    /// motion around it, instead of being redrawn (the render's detail flickered: temporal
+    /// error above Telea's on every static rectangle of benchmark 9). The lean is
+    /// [`CARRY_WEIGHT`] where the surroundings agree and fades as they differ.
+    pub fn carry(&self, output: &Tensor, known: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let known = known.to_kind(Kind::Float).to_device(output.device());
+        let Some(region) = missing_region(&known, GLOBAL_RADIUS + 2 * BLOCK) else { return output.shallow_clone() };
+        if self.output.size() != output.size() {
+            return output.shallow_clone();
+        }
+        let (now, now_known) = (crop(output, region), crop(&known, region));
+        let past = Past { pixels: crop(&self.output, region), known: crop(&self.known, region) };
+        let ring = missing_region(&now_known, CARRY_RING).expect("the same mask misses pixels");
+        let past_ring = Past { pixels: crop(&past.pixels, ring), known: crop(&past.known, ring) };
+        let (dy, dx) = global_shift(&crop(&now, ring), &crop(&now_known, ring), &past_ring);
+        let (moved, valid) = shift(&past.pixels, dy, dx);
+        let (moved_known, _) = shift(&past.known, dy, dx);
+        let both = &now_known * &moved_known * &valid;
+        let carried = match_surroundings(&moved, &now, &both);
+        // How alike the frames are around each pixel once their local brightness is matched
+        // (flicker is no change of content), spread smoothly into wide damage.
+        let offset = box_sum(&((&now - &moved) * &both), AGREEMENT_WINDOW) / box_sum(&both, AGREEMENT_WINDOW).clamp_min(1.0);
+        let local = local_difference(&now, &(&moved + offset), &both);
+        let judged = local.isfinite().to_kind(Kind::Float);
+        let alike = crate::baselines::smooth_fill(&((local.nan_to_num(0.0, 0.0, 0.0) / -CARRY_TOLERANCE).exp() * &judged), &judged);
+        let lean = (1.0 - &now_known) * (1.0 - &moved_known) * &valid * alike * CARRY_WEIGHT;
+        let result = output.copy();
+        crop(&result, region).copy_(&(&now + (carried - &now) * lean));
+        result
+    }
 }
 
 impl Past {
@@ -281,20 +359,8 @@ impl History {
             }
             let past = Past { pixels: crop(&past.pixels, region), known: crop(&past.known, region) };
             let (aligned, aligned_known) = align(pixels, known, &past);
-            // Agreement around each pixel, measured on pixels both frames know.
             let both = known * &aligned_known;
-            let diff = (pixels - &aligned).abs().mean_dim(0, true, Kind::Float) * &both;
-            // Inside damage wider than the window there is nothing to compare: there the
-            // agreement is measured over windows twice and four times as wide.
-            let mut agrees = diff.zeros_like().to_kind(Kind::Bool);
-            let mut judged = agrees.shallow_clone();
-            for window in [AGREEMENT_WINDOW, 2 * AGREEMENT_WINDOW + 1, 4 * AGREEMENT_WINDOW + 3] {
-                let support = box_sum(&both, window);
-                let enough = support.ge((window * window / 8) as f64).logical_and(&judged.logical_not());
-                let local = box_sum(&diff, window) / support.clamp_min(1.0);
-                agrees = agrees.logical_or(&enough.logical_and(&local.le(AGREEMENT_TOLERANCE)));
-                judged = judged.logical_or(&enough);
-            }
+            let agrees = local_difference(pixels, &aligned, &both).le(AGREEMENT_TOLERANCE);
             let take = now_known.lt(0.5).logical_and(&aligned_known.gt(0.5)).logical_and(&agrees);
             if !bool::try_from(take.any()).unwrap_or(false) {
                 continue; // this frame shows none of the missing pixels
@@ -362,6 +428,43 @@ mod tests {
         let _ = known.narrow(1, 40, 10).narrow(2, 50, 10).fill_(0.0);
         let (_, _, recovered) = history.recover(&(frame(0, 0, 0) * &known), &known);
         assert_eq!(recovered, 0, "pixels were taken from an unrelated frame");
+    }
+
+    /// A still shot's frame 0.8 × [`frame`] (+ `light`) with a static hole filled by `pattern`,
+    /// and its known mask.
+    fn invented(light: f64, pattern: &Tensor) -> (Tensor, Tensor) {
+        let known = Tensor::ones([1, 96, 128], (Kind::Float, tch::Device::Cpu));
+        let _ = known.narrow(1, 30, 40).narrow(2, 40, 48).fill_(0.0);
+        let image = (frame(0, 0, 0) * 0.8 + light) * &known + pattern * (1.0 - &known);
+        (image, known)
+    }
+
+    #[test]
+    fn a_still_hole_keeps_its_invention_in_the_current_light() {
+        let first = Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.5;
+        let second = Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.5;
+        let (before, known) = invented(0.0, &first);
+        let (now, _) = invented(0.03, &second); // the light rose; the prior drew the hole afresh
+        let result = Invention::new(&before, &known).carry(&now, &known);
+        let expected = (&first + 0.03) * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
+        let hole = 1.0 - &known;
+        let error = f64::try_from(((&result - expected).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
+        assert!(error < 0.005, "the carried hole is off by {error:.4} on average");
+        assert!(bool::try_from(((&result - &now).abs() * &known).max().le(0.0)).unwrap(), "a known pixel changed");
+    }
+
+    #[test]
+    fn nothing_is_carried_into_changed_surroundings() {
+        let first = Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.5;
+        let second = Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.5;
+        let (before, known) = invented(0.0, &first);
+        // The shot changed around the hole (another scene, the same hole).
+        let unrelated = frame(0, 0, 0).flip([2]) * &known + (1.0 - &known) * &second;
+        let result = Invention::new(&before, &known).carry(&unrelated, &known);
+        let hole = 1.0 - &known;
+        let moved = f64::try_from(((&result - &unrelated).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
+        let apart = f64::try_from(((&first - &second).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
+        assert!(moved < 0.25 * apart, "the hole moved {moved:.3} towards an unrelated frame's invention ({apart:.3} apart)");
     }
 
     #[test]

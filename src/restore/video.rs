@@ -1,9 +1,10 @@
 //! Consecutive frames of one stream: warm start from the previous frame, a cold restart at
-//! scene cuts, and (inpainting) evidence recovered from earlier frames before the prior is asked.
+//! scene cuts, and (inpainting) evidence recovered from other frames before the prior is asked,
+//! and what still had to be invented carried on from the last frame's invention.
 
 use tch::{Kind, Tensor};
 
-use super::temporal::Past;
+use super::temporal::{Invention, Past};
 use super::{Engine, History, Observation, RestoreOptions, Restoration};
 use crate::degrade::Task;
 use crate::model::Model;
@@ -46,11 +47,13 @@ pub struct VideoRestorer {
     engine: Engine,
     history: History,
     previous_evidence: Option<Tensor>,
+    /// Inpainting: what the last frame invented, carried on by this one.
+    invention: Option<Invention>,
 }
 
 impl VideoRestorer {
     pub fn new(options: &VideoOptions) -> Self {
-        Self { engine: Engine::new(), history: History::new(options.temporal_frames), previous_evidence: None }
+        Self { engine: Engine::new(), history: History::new(options.temporal_frames), previous_evidence: None, invention: None }
     }
 
     /// Forgets every earlier frame (flush, seek, discontinuity, caps change).
@@ -58,6 +61,7 @@ impl VideoRestorer {
         self.engine.reset();
         self.history.clear();
         self.previous_evidence = None;
+        self.invention = None;
     }
 
     /// Restores the next frame of the stream.
@@ -83,6 +87,7 @@ impl VideoRestorer {
         if self.previous_evidence.as_ref().is_some_and(|previous| cut(previous, &evidence)) {
             self.engine.reset();
             self.history.clear();
+            self.invention = None;
         }
         // Later frames count only up to the next scene cut.
         let mut same_scene = 0;
@@ -107,6 +112,12 @@ impl VideoRestorer {
         };
         let mut restored = self.engine.restore(model, task, recovered.as_ref().unwrap_or(obs), opts, video.warm_start);
         restored.temporal_pixels = temporal_pixels;
+        if let (Some(known), None) = (recovered.as_ref().and_then(|o| o.mask.as_ref()), &restored.fallback) {
+            if let Some(invention) = &self.invention {
+                restored.image = invention.carry(&restored.image, known);
+            }
+            self.invention = Some(Invention::new(&restored.image, known));
+        }
         restored
     }
 }
