@@ -180,7 +180,7 @@ pub fn run(method: &ClipMethod, clip: &Clip) -> (Vec<Tensor>, f64) {
             (0..frames.len())
                 .map(|t| {
                     let upcoming = &frames[(t + 1).min(frames.len())..(t + 1 + lookahead).min(frames.len())];
-                    restorer.restore_with_upcoming(model, task, &frames[t], upcoming, restore, video).image.to_device(tch::Device::Cpu)
+                    restorer.restore_with_upcoming(model, &frames[t], upcoming, restore, video).image.to_device(tch::Device::Cpu)
                 })
                 .collect()
         }

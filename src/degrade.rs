@@ -6,7 +6,7 @@ use std::f64::consts::PI;
 use tch::{Device, Kind, Tensor};
 
 /// A restoration task: what was lost, and the operator that maps an image to the evidence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Task {
     /// Missing pixels; the evidence is the image itself where the mask is 1.
     Inpaint,
@@ -113,6 +113,10 @@ impl Operator {
             _ => None,
         };
         Self { task, lanczos }
+    }
+
+    pub fn shallow_clone(&self) -> Self {
+        Self { task: self.task, lanczos: self.lanczos.as_ref().map(|(r, c)| (r.shallow_clone(), c.shallow_clone())) }
     }
 
     /// D(x) for `(n, 3, tile, tile)` images.

@@ -7,7 +7,6 @@ use std::time::Instant;
 use serde::Serialize;
 use tch::{Kind, Tensor};
 
-use crate::baselines;
 use crate::degrade::Task;
 use crate::metrics;
 use crate::model::Model;
@@ -117,10 +116,10 @@ pub fn run_method(method: &Method, task: Task, cases: &[Case], opts: &RestoreOpt
         .iter()
         .map(|case| match method {
             Method::Model(model) => {
-                restore_with(model, task, &case.observation, opts, None).image.to_device(tch::Device::Cpu)
+                restore_with(model, &case.observation, opts, None).image.to_device(tch::Device::Cpu)
             }
-            Method::Classical => baselines::classical(task, &case.observation.evidence, case.observation.mask.as_ref()),
-            Method::Input => shown_evidence(task, &case.truth, &case.observation),
+            Method::Classical => case.observation.fallback(),
+            Method::Input => case.observation.shown(),
             Method::Dip(config, steps) => crate::baselines::deep_image_prior(
                 config,
                 task,
@@ -129,7 +128,7 @@ pub fn run_method(method: &Method, task: Task, cases: &[Case], opts: &RestoreOpt
                 *steps,
                 opts.seed,
             )
-            .unwrap_or_else(|_| shown_evidence(task, &case.truth, &case.observation))
+            .unwrap_or_else(|_| case.observation.shown())
             .to_device(tch::Device::Cpu),
         })
         .collect();
@@ -155,16 +154,5 @@ pub fn score(cases: &[Case], outputs: &[Tensor], seconds_per_frame: f64, percept
         lpips: perceptual.map(|_| lpips / n),
         vgg: perceptual.map(|_| vgg / n),
         seconds_per_frame,
-    }
-}
-
-/// The evidence drawn at the truth's size: nearest-upscaled, or gray repeated to RGB.
-pub fn shown_evidence(task: Task, truth: &Tensor, observation: &Observation) -> Tensor {
-    let (_, h, w) = truth.size3().expect("(3, H, W)");
-    let e = &observation.evidence;
-    match task {
-        Task::SuperRes { .. } => e.unsqueeze(0).upsample_nearest2d([h, w], None, None).squeeze_dim(0),
-        Task::Colorize => e.expand([3, -1, -1], false).copy(),
-        Task::Inpaint => e.shallow_clone(),
     }
 }

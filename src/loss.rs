@@ -53,6 +53,10 @@ impl Reconstruction {
         Self { kernel: blur_kernel(channels, &Tensor::zeros([1], (Kind::Float, device))) }
     }
 
+    pub fn shallow_clone(&self) -> Self {
+        Self { kernel: self.kernel.shallow_clone() }
+    }
+
     pub fn apply(&self, d: &Tensor) -> Tensor {
         laplacian_l1_with(d, &self.kernel) + mse(d)
     }

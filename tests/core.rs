@@ -129,9 +129,9 @@ fn training_lowers_the_loss_and_restores_a_training_image() {
 
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(0);
-    let obs = Observation { evidence: truth.shallow_clone(), mask: None, hints: None };
+    let obs = Observation::of(Task::Inpaint, &truth, None);
     let opts = RestoreOptions { steps: 300, keep_known: false, ..Default::default() };
-    let restored = restore_with(&model, Task::Inpaint, &obs, &opts, None);
+    let restored = restore_with(&model, &obs, &opts, None);
     let psnr = metrics::psnr(&restored.image, &truth, None);
     assert!(psnr > 25.0, "restoring a training image from the seed φ reached only {psnr} dB");
 }
@@ -170,10 +170,10 @@ fn restoration_moves_phi_only_and_keeps_it_in_the_box() {
     let (path, patches, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let before: Vec<(String, Tensor)> = model.vars.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
-    let obs = Observation { evidence: patches.get(1), mask: None, hints: None };
+    let obs = Observation::of(Task::Inpaint, &patches.get(1), None);
     for (optimizer, lr) in [(lcm::Optimizer::Adam, 0.5), (lcm::Optimizer::Sgd, 50.0)] {
         let opts = RestoreOptions { steps: 20, optimizer, learning_rate: lr, ..Default::default() };
-        let restored = restore_with(&model, Task::Inpaint, &obs, &opts, None);
+        let restored = restore_with(&model, &obs, &opts, None);
         let bound = model.config.phi_bound as f32;
         let n = model.latent.constrained_count();
         // Conv weights come first in each layer; check every constrained entry via the projection.
@@ -195,7 +195,7 @@ fn inpainting_keeps_known_pixels_bit_exact_and_comes_within_1_db_of_the_smooth_f
     let truth = patches.get(2);
     let mask = lcm::mask::centre_hole(32, 32, 0.4);
     let obs = Observation::of(Task::Inpaint, &truth, Some(mask.shallow_clone()));
-    let restored = restore_with(&model, Task::Inpaint, &obs, &RestoreOptions { steps: 200, ..Default::default() }, None);
+    let restored = restore_with(&model, &obs, &RestoreOptions { steps: 200, ..Default::default() }, None);
     let known = mask.expand_as(&truth).to_kind(Kind::Bool);
     assert!(restored.image.masked_select(&known).equal(&truth.masked_select(&known)), "known pixels changed");
     let hole = 1.0 - &mask;
@@ -225,7 +225,7 @@ fn tiled_restoration_has_no_seams() {
     let opts = RestoreOptions { steps: 150, tile_overlap: 8, ..Default::default() };
     let grid = TileGrid::new(h, w, 32, 8, 1);
     assert!(grid.len() > 4);
-    let restored = restore_with(&model, Task::Colorize, &Observation::of(Task::Colorize, &frame, None), &opts, None);
+    let restored = restore_with(&model, &Observation::of(Task::Colorize, &frame, None), &opts, None);
     // Error on the columns and rows where tiles meet vs everywhere else.
     let err = (&restored.image - &frame).square().mean_dim(0, false, Kind::Float);
     let seam = Tensor::zeros([h, w], (Kind::Bool, Device::Cpu));
@@ -253,21 +253,21 @@ fn warm_start_beats_cold_start_on_the_next_frame() {
     let obs = |f: &Tensor| Observation::of(task, f, None);
     let opts = RestoreOptions { steps: 60, ..Default::default() };
     let mut engine = Engine::new();
-    engine.restore(&model, task, &obs(&frames[0]), &opts, true);
+    engine.restore(&model, &obs(&frames[0]), &opts, true);
     // A one-off restore from the engine's state leaves that state as it was.
     let stored = engine.previous().unwrap().adam.unwrap();
     let (first, steps) = (stored.first.copy(), stored.steps);
-    restore_with(&model, task, &obs(&frames[1]), &opts, engine.previous());
+    restore_with(&model, &obs(&frames[1]), &opts, engine.previous());
     assert!(engine.previous().unwrap().adam.unwrap().first.equal(&first));
 
-    let warm = engine.restore(&model, task, &obs(&frames[1]), &opts, true);
-    let cold = restore_with(&model, task, &obs(&frames[1]), &opts, None);
+    let warm = engine.restore(&model, &obs(&frames[1]), &opts, true);
+    let cold = restore_with(&model, &obs(&frames[1]), &opts, None);
     assert!(warm.warm_started && !cold.warm_started);
     // The warm frame continues the previous frame's Adam run.
     assert_eq!((steps, warm.adam.as_ref().unwrap().steps), (60, 120));
     assert!(warm.losses.last().unwrap() < cold.losses.last().unwrap());
     engine.reset();
-    assert!(!engine.restore(&model, task, &obs(&frames[2]), &opts, true).warm_started);
+    assert!(!engine.restore(&model, &obs(&frames[2]), &opts, true).warm_started);
 }
 
 #[test]
@@ -307,7 +307,7 @@ fn diverging_restoration_falls_back_to_the_evidence() {
     let task = Task::SuperRes { scale: 2 };
     let obs = Observation::of(task, &truth, None);
     let opts = RestoreOptions { steps: 20, learning_rate: f64::NAN, ..Default::default() };
-    let restored = restore_with(&model, task, &obs, &opts, None);
+    let restored = restore_with(&model, &obs, &opts, None);
     assert!(restored.fallback.is_some());
     let lanczos = lcm::baselines::classical(task, &obs.evidence, None);
     assert!(restored.image.equal(&lanczos));
@@ -358,7 +358,7 @@ fn cuda_restoration_matches_the_cpu() {
     let mask = lcm::mask::centre_hole(32, 32, 0.4);
     let obs = Observation::of(Task::Inpaint, &truth, Some(mask));
     let opts = RestoreOptions { steps: 30, ..Default::default() };
-    let on = |device| restore_with(&Model::load(&path, device).unwrap().frozen(), Task::Inpaint, &obs, &opts, None);
+    let on = |device| restore_with(&Model::load(&path, device).unwrap().frozen(), &obs, &opts, None);
     let (cpu, gpu) = (on(Device::Cpu), on(cuda));
     assert!(gpu.fallback.is_none() && gpu.losses.last() < gpu.losses.first(), "CUDA losses {:?}", gpu.losses);
     let agreement = metrics::psnr(&gpu.image.to_device(Device::Cpu), &cpu.image, None);
@@ -386,12 +386,12 @@ fn later_frames_beyond_a_scene_cut_lend_no_pixels() {
     let (_, h, w) = shot.size3().unwrap();
     let hole = lcm::mask::rect(h, w, 20, 10, 12, 12);
     let ones = Tensor::ones([1, h, w], (Kind::Float, Device::Cpu));
-    let frame = |image: &Tensor, known: &Tensor| Observation { evidence: image * known, mask: Some(known.shallow_clone()), hints: None };
+    let frame = |image: &Tensor, known: &Tensor| Observation::inpaint(image * known, known.shallow_clone());
     let opts = RestoreOptions { steps: 1, ..Default::default() };
     let video = lcm::VideoOptions { temporal_frames: 0, ..Default::default() };
     let recovered = |upcoming: &[Observation]| {
         let mut restorer = lcm::VideoRestorer::new(&video);
-        restorer.restore_with_upcoming(&model, Task::Inpaint, &frame(&shot, &hole), upcoming, &opts, &video).temporal_pixels
+        restorer.restore_with_upcoming(&model, &frame(&shot, &hole), upcoming, &opts, &video).temporal_pixels
     };
     assert_eq!(recovered(&[frame(&shot, &ones)]), 144, "the next frame of the same shot should fill the hole");
     assert_eq!(recovered(&[frame(&other, &ones), frame(&shot, &ones)]), 0, "pixels came from across a scene cut");

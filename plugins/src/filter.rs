@@ -30,7 +30,6 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// What one frame asks of the engine.
 pub struct Observed {
-    pub task: Task,
     pub observation: Observation,
     /// Keep the evidence exactly (inpainting: known pixels untouched).
     pub keep_known: bool,
@@ -441,7 +440,7 @@ impl<K: ElementKind> LcmFilter<K> {
                     .map(|o| o.observation)
                     .collect();
                 let restored =
-                    stream.session.restore(observed.task, &observed.observation, &upcoming, &common, &opts, K::temporal_frames(&own));
+                    stream.session.restore(&observed.observation, &upcoming, &common, &opts, K::temporal_frames(&own));
                 (restored, observed.pixels_to_write())
             })
         }));

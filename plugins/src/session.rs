@@ -250,7 +250,6 @@ impl Session {
     /// already holds (lookahead), nearest first.
     pub fn restore(
         &mut self,
-        task: Task,
         obs: &Observation,
         upcoming: &[Observation],
         settings: &CommonSettings,
@@ -258,6 +257,6 @@ impl Session {
         temporal_frames: usize,
     ) -> Restoration {
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        self.video.restore_with_upcoming(&model, task, obs, upcoming, opts, &settings.video_options(temporal_frames))
+        self.video.restore_with_upcoming(&model, obs, upcoming, opts, &settings.video_options(temporal_frames))
     }
 }

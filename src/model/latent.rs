@@ -177,6 +177,13 @@ pub enum Projection {
 }
 
 impl Projection {
+    pub fn shallow_clone(&self) -> Self {
+        match self {
+            Projection::Box((lower, upper)) => Projection::Box((lower.shallow_clone(), upper.shallow_clone())),
+            Projection::Sphere => Projection::Sphere,
+        }
+    }
+
     /// Projects φ in place; call under `no_grad` after every optimiser step.
     pub fn apply_(&self, phi: &Tensor) {
         let mut phi = phi.shallow_clone();

@@ -4,6 +4,7 @@ pub mod config;
 pub mod generator;
 pub mod latent;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -14,6 +15,8 @@ pub use config::{LatentKind, ModelConfig};
 pub use generator::{Generator, WeightInit};
 pub use latent::Latent;
 
+use crate::degrade::Task;
+use crate::restore::MapSetup;
 use crate::rng::SplitMix64;
 use crate::tensor_file;
 use crate::train::TrainingSummary;
@@ -35,6 +38,8 @@ pub struct Model {
     pub noise: Tensor,
     /// What training recorded (data, holdout, recipe, loss); empty for a new model.
     pub summary: TrainingSummary,
+    /// The MAP steps' constants per task, built on first use (see [`Model::map_setup`]).
+    map_setups: RefCell<HashMap<Task, MapSetup>>,
 }
 
 impl Model {
@@ -54,11 +59,17 @@ impl Model {
         let mut rng = SplitMix64::new(seed ^ 0x5EED_0F_5A17);
         let noise: Vec<f32> = (0..config.noise_channels * n * n).map(|_| (rng.next_f64() * NOISE_SCALE) as f32).collect();
         let noise = Tensor::from_slice(&noise).view([1, config.noise_channels, n, n]).to_device(device);
-        Ok(Self { config, latent, generator, vars, noise, summary: TrainingSummary::default() })
+        Ok(Self { config, latent, generator, vars, noise, summary: TrainingSummary::default(), map_setups: RefCell::default() })
     }
 
     pub fn device(&self) -> Device {
         self.vars.device()
+    }
+
+    /// What every MAP step of `task` needs besides φ and the evidence, built once per model and
+    /// task on the model's device.
+    pub fn map_setup(&self, task: Task) -> MapSetup {
+        self.map_setups.borrow_mut().entry(task).or_insert_with(|| MapSetup::new(self, task)).shallow_clone()
     }
 
     /// Fixes θ for restoration: g gets no gradients, and eval-mode renders run with BatchNorm

@@ -7,43 +7,59 @@ use tch::{Kind, Tensor};
 
 use super::{Optimizer, RestoreOptions};
 use crate::optim::Adam;
-use crate::degrade::Task;
+use crate::degrade::{Operator, Task};
 use crate::loss;
 use crate::model::Model;
+use crate::model::latent::Projection;
+
+/// The constants of a (model, task)'s MAP steps: φ's step scale and projection bounds, the
+/// degradation (super-resolution's Lanczos matrices) and the objective's blur kernel. A model
+/// builds them once per task ([`Model::map_setup`]).
+pub struct MapSetup {
+    step_scale: Tensor,
+    projection: Projection,
+    operator: Operator,
+    objective: loss::Reconstruction,
+}
+
+impl MapSetup {
+    pub(crate) fn new(model: &Model, task: Task) -> Self {
+        let device = model.device();
+        Self {
+            step_scale: model.latent.step_scale(device),
+            projection: model.latent.projection(device),
+            operator: Operator::new(task, model.config.image_size, device),
+            objective: loss::Reconstruction::new(task.evidence_channels(), device),
+        }
+    }
+
+    pub fn shallow_clone(&self) -> Self {
+        Self {
+            step_scale: self.step_scale.shallow_clone(),
+            projection: self.projection.shallow_clone(),
+            operator: self.operator.shallow_clone(),
+            objective: self.objective.shallow_clone(),
+        }
+    }
+}
 
 /// The MAP step loop's state over one batch of tiles: φ, its optimiser and the evidence. Public
 /// so benchmarks time exactly the step restoration runs.
 pub struct MapOptimizer<'a> {
     model: &'a Model,
+    setup: MapSetup,
     y: Tensor,
     w: Tensor,
     pub phi: Tensor,
     optimizer: Optimizer,
     learning_rate: f64,
-    step_scale: Tensor,
-    projection: crate::model::latent::Projection,
-    operator: crate::degrade::Operator,
-    objective: loss::Reconstruction,
     adam: Option<Adam>,
 }
 
 impl<'a> MapOptimizer<'a> {
     /// `y`: evidence tiles, `w`: their weights (mask × validity), `phi`: one row per tile.
     pub fn new(model: &'a Model, task: Task, y: Tensor, w: Tensor, phi: Tensor, optimizer: Optimizer, learning_rate: f64) -> Self {
-        let device = phi.device();
-        Self {
-            model,
-            y,
-            w,
-            phi: phi.set_requires_grad(true),
-            optimizer,
-            learning_rate,
-            step_scale: model.latent.step_scale(device),
-            projection: model.latent.projection(device),
-            operator: crate::degrade::Operator::new(task, model.config.image_size, device),
-            objective: loss::Reconstruction::new(task.evidence_channels(), device),
-            adam: None,
-        }
+        Self { model, setup: model.map_setup(task), y, w, phi: phi.set_requires_grad(true), optimizer, learning_rate, adam: None }
     }
 
     /// Continues an earlier optimisation of the same tiles: Adam keeps its moments and step count,
@@ -63,16 +79,16 @@ impl<'a> MapOptimizer<'a> {
     /// over tiles) as a device tensor, so the loop never waits on the host.
     pub fn step(&mut self) -> Tensor {
         let x = self.model.render(&self.phi, false);
-        let residual = (self.operator.apply(&x) - &self.y) * &self.w;
-        let total = self.objective.apply(&residual).sum(Kind::Float);
+        let residual = (self.setup.operator.apply(&x) - &self.y) * &self.w;
+        let total = self.setup.objective.apply(&residual).sum(Kind::Float);
         let grad = Tensor::run_backward(&[&total], &[&self.phi], false, false).pop().expect("one input, one gradient");
         tch::no_grad(|| {
             let update = match self.optimizer {
                 Optimizer::Sgd => grad * self.learning_rate,
-                Optimizer::Adam => self.adam.get_or_insert_with(|| Adam::new(&grad)).update(&grad, self.learning_rate) * &self.step_scale,
+                Optimizer::Adam => self.adam.get_or_insert_with(|| Adam::new(&grad)).update(&grad, self.learning_rate) * &self.setup.step_scale,
             };
             let _ = self.phi.shallow_clone().g_sub_(&update);
-            self.projection.apply_(&self.phi);
+            self.setup.projection.apply_(&self.phi);
         });
         total.detach()
     }

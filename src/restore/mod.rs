@@ -17,7 +17,7 @@ mod tiles;
 mod video;
 
 pub use hints::{hints_from_rgba, spread_chroma};
-pub use map::MapOptimizer;
+pub use map::{MapOptimizer, MapSetup};
 use map::optimise;
 pub use temporal::History;
 pub(crate) use tiles::{crop, missing_region};
@@ -82,8 +82,10 @@ impl Default for RestoreOptions {
     }
 }
 
-/// The evidence y of one image: what the degraded observation shows.
+/// The evidence y of one image: what the degraded observation shows, and the task that lost
+/// the rest.
 pub struct Observation {
+    pub task: Task,
     /// `(C, h, w)` in [0, 1]: RGB for inpainting and super-resolution, gray for colorization.
     pub evidence: Tensor,
     /// Inpainting: `(1, h, w)`, 1 where a pixel is known.
@@ -94,20 +96,58 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// An RGB image `(3, H, W)` whose pixels are known where `known` `(1, H, W)` is 1.
+    pub fn inpaint(image: Tensor, known: Tensor) -> Self {
+        Self { task: Task::Inpaint, evidence: image, mask: Some(known), hints: None }
+    }
+
+    /// An RGB image `(3, h, w)` to enlarge `scale` times.
+    pub fn superres(small: Tensor, scale: i64) -> Self {
+        Self { task: Task::SuperRes { scale }, evidence: small, mask: None, hints: None }
+    }
+
+    /// A gray image `(1, H, W)`, with colour hints `(4, H, W)` if any.
+    pub fn colorize(gray: Tensor, hints: Option<Tensor>) -> Self {
+        Self { task: Task::Colorize, evidence: gray, mask: None, hints }
+    }
+
     /// What `task` leaves of a clean frame `(3, H, W)`: the pixels `mask` `(1, H, W)` keeps
     /// (inpainting; 1 = known), the Lanczos-downsampled frame, or its gray.
     pub fn of(task: Task, truth: &Tensor, mask: Option<Tensor>) -> Self {
         let truth = truth.to_kind(Kind::Float);
-        match (task, mask) {
-            (Task::Inpaint, Some(mask)) => Self { evidence: &truth * &mask, mask: Some(mask), hints: None },
-            (Task::Inpaint, None) => Self { evidence: truth, mask: None, hints: None },
-            _ => Self { evidence: task.degrade(&truth.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0), mask: None, hints: None },
+        let degraded = |t: &Tensor| task.degrade(&t.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0);
+        match task {
+            Task::Inpaint => match mask {
+                Some(known) => Self::inpaint(&truth * &known, known),
+                // Nothing missing: restoration fits the prior to the whole image.
+                None => Self { task, evidence: truth, mask: None, hints: None },
+            },
+            Task::SuperRes { scale } => Self::superres(degraded(&truth), scale),
+            Task::Colorize => Self::colorize(degraded(&truth), None),
         }
     }
 
     /// The same observation with colour hints `(4, h, w)` (colorization).
     pub fn with_hints(self, hints: Option<Tensor>) -> Self {
         Self { hints, ..self }
+    }
+
+    /// The classical answer: the hole filled ([`baselines::hole_fill`]), the Lanczos upscale, or
+    /// the gray as RGB. Restoration falls back to it when MAP fails.
+    pub fn fallback(&self) -> Tensor {
+        baselines::classical(self.task, &self.evidence, self.mask.as_ref().map(|m| m.to_device(self.evidence.device())).as_ref())
+    }
+
+    /// The evidence as a viewer sees it beside a restoration: RGB at the restored size
+    /// (nearest-neighbour enlarged, gray repeated).
+    pub fn shown(&self) -> Tensor {
+        let (_, h, w) = self.evidence.size3().expect("evidence is (C, h, w)");
+        let s = self.task.scale();
+        match self.task {
+            Task::SuperRes { .. } => self.evidence.unsqueeze(0).upsample_nearest2d([h * s, w * s], None, None).squeeze_dim(0),
+            Task::Colorize => self.evidence.expand([3, -1, -1], false).copy(),
+            Task::Inpaint => self.evidence.shallow_clone(),
+        }
     }
 }
 
@@ -176,11 +216,11 @@ impl Engine {
 
     /// MAP restoration of one observation; warm-starts from the previous call's φ when `warm`
     /// is set and the tile grid and task are unchanged.
-    pub fn restore(&mut self, model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions, warm: bool) -> Restoration {
+    pub fn restore(&mut self, model: &Model, obs: &Observation, opts: &RestoreOptions, warm: bool) -> Restoration {
         let previous = self.warm.take().filter(|_| warm);
-        let result = restore_with(model, task, obs, opts, previous);
+        let result = restore_with(model, obs, opts, previous);
         if result.fallback.is_none() {
-            self.warm = Some(WarmStart::of(task, &result));
+            self.warm = Some(WarmStart::of(obs.task, &result));
         }
         result
     }
@@ -188,8 +228,9 @@ impl Engine {
 
 /// The tile grid of an observation. Inpainting that keeps known pixels only needs the tiles
 /// that touch a missing pixel: everything else is the evidence itself.
-fn grid_for(model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions) -> TileGrid {
+fn grid_for(model: &Model, obs: &Observation, opts: &RestoreOptions) -> TileGrid {
     let (_, h, w) = obs.evidence.size3().expect("evidence is (C, h, w)");
+    let task = obs.task;
     let scale = task.scale();
     let mut grid = TileGrid::new(h * scale, w * scale, model.config.image_size, opts.tile_overlap, scale);
     if let (Task::Inpaint, true, Some(mask)) = (task, opts.keep_known, &obs.mask) {
@@ -204,17 +245,12 @@ fn grid_for(model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions)
 
 /// One MAP restoration; `previous` is an earlier frame's state to warm-start from (used when its
 /// tiles and task match this one's).
-pub fn restore_with(
-    model: &Model,
-    task: Task,
-    obs: &Observation,
-    opts: &RestoreOptions,
-    previous: Option<WarmStart>,
-) -> Restoration {
+pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, previous: Option<WarmStart>) -> Restoration {
     let started = Instant::now();
     let device = model.device();
+    let task = obs.task;
     let scale = task.scale();
-    let grid = grid_for(model, task, obs, opts);
+    let grid = grid_for(model, obs, opts);
     let evidence = obs.evidence.to_device(device).to_kind(Kind::Float);
     let previous = previous.filter(|p| p.grid == grid && p.task == task);
     let warm_started = previous.is_some();
@@ -255,7 +291,7 @@ pub fn restore_with(
     let _guard = tch::no_grad_guard();
     let final_loss = losses.last().copied().unwrap_or(0.0);
     let diverged = !final_loss.is_finite() || losses.first().is_some_and(|&l0| final_loss > 10.0 * l0 + 1e-6);
-    let fallback_image = || baselines::classical(task, &evidence, obs.mask.as_ref().map(|m| m.to_device(device)).as_ref());
+    let fallback_image = || obs.fallback().to_device(device);
     if diverged {
         return Restoration {
             image: fallback_image(),

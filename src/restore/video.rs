@@ -65,8 +65,8 @@ impl VideoRestorer {
     }
 
     /// Restores the next frame of the stream.
-    pub fn restore(&mut self, model: &Model, task: Task, obs: &Observation, opts: &RestoreOptions, video: &VideoOptions) -> Restoration {
-        self.restore_with_upcoming(model, task, obs, &[], opts, video)
+    pub fn restore(&mut self, model: &Model, obs: &Observation, opts: &RestoreOptions, video: &VideoOptions) -> Restoration {
+        self.restore_with_upcoming(model, obs, &[], opts, video)
     }
 
     /// [`VideoRestorer::restore`] that may also take missing pixels from `upcoming` frames
@@ -74,7 +74,6 @@ impl VideoRestorer {
     pub fn restore_with_upcoming(
         &mut self,
         model: &Model,
-        task: Task,
         obs: &Observation,
         upcoming: &[Observation],
         opts: &RestoreOptions,
@@ -102,15 +101,15 @@ impl VideoRestorer {
         }
         let upcoming = &upcoming[..same_scene];
         self.previous_evidence = Some(evidence.shallow_clone());
-        let (recovered, temporal_pixels) = match (task, &obs.mask) {
+        let (recovered, temporal_pixels) = match (obs.task, &obs.mask) {
             (Task::Inpaint, Some(mask)) => {
                 let upcoming: Vec<Past> = upcoming.iter().filter_map(|o| Some(Past::new(&o.evidence, o.mask.as_ref()?))).collect();
                 let (evidence, known, count) = self.history.recover_with_upcoming(&obs.evidence, mask, &upcoming);
-                (Some(Observation { evidence, mask: Some(known), hints: None }), count)
+                (Some(Observation::inpaint(evidence, known)), count)
             }
             _ => (None, 0),
         };
-        let mut restored = self.engine.restore(model, task, recovered.as_ref().unwrap_or(obs), opts, video.warm_start);
+        let mut restored = self.engine.restore(model, recovered.as_ref().unwrap_or(obs), opts, video.warm_start);
         restored.temporal_pixels = temporal_pixels;
         if let (Some(known), None) = (recovered.as_ref().and_then(|o| o.mask.as_ref()), &restored.fallback) {
             if let Some(invention) = &self.invention {

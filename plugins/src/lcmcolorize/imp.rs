@@ -115,8 +115,7 @@ impl ElementKind for Colorize {
             (None, image) => image.as_ref().map(Tensor::shallow_clone),
         };
         Some(Observed {
-            task: Task::Colorize,
-            observation: Observation { evidence: gray, mask: None, hints },
+            observation: Observation::colorize(gray, hints),
             keep_known: true,
         })
     }

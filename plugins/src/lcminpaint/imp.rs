@@ -179,8 +179,7 @@ impl ElementKind for Inpaint {
             return None; // nothing missing in this frame
         }
         Some(Observed {
-            task: Task::Inpaint,
-            observation: Observation { evidence: rgb, mask: Some(known), hints: None },
+            observation: Observation::inpaint(rgb, known),
             keep_known: settings.keep_known,
         })
     }

@@ -93,8 +93,7 @@ impl ElementKind for SuperRes {
 
     fn observe(settings: &Settings, _: &(), rgb: Tensor, _: Option<Tensor>) -> Option<Observed> {
         Some(Observed {
-            task: Task::SuperRes { scale: i64::from(settings.scale.factor()) },
-            observation: Observation { evidence: rgb, mask: None, hints: None },
+            observation: Observation::superres(rgb, i64::from(settings.scale.factor())),
             keep_known: true,
         })
     }

@@ -171,7 +171,7 @@ pub fn run(command: Command) -> Result<()> {
                 let restored = |k: usize, warm: bool| {
                     let opts = RestoreOptions { steps: k, ..Default::default() };
                     let previous = if warm { engine.previous() } else { None };
-                    let r = lcm::restore::restore_with(&model, task, &obs, &opts, previous);
+                    let r = lcm::restore::restore_with(&model, &obs, &opts, previous);
                     (psnr(&r.image, truth), r.losses.last().copied().unwrap_or(f64::NAN))
                 };
                 let (reference, loss) = restored(cold_steps, false);
@@ -199,8 +199,8 @@ pub fn run(command: Command) -> Result<()> {
                 let show = |v: Option<usize>| v.map_or("–".into(), |v| v.to_string());
                 println!("| {i} | {reference:.2} | {} | {} |", if i == 0 { "(first frame)".into() } else { show(warm_needed) }, show(cold_needed));
                 let opts = RestoreOptions { steps, ..Default::default() };
-                warm_outputs.push(engine.restore(&model, task, &obs, &opts, true).image.to_device(tch::Device::Cpu));
-                cold_outputs.push(lcm::restore::restore_with(&model, task, &obs, &opts, None).image.to_device(tch::Device::Cpu));
+                warm_outputs.push(engine.restore(&model, &obs, &opts, true).image.to_device(tch::Device::Cpu));
+                cold_outputs.push(lcm::restore::restore_with(&model, &obs, &opts, None).image.to_device(tch::Device::Cpu));
             }
             let later = truths.len().saturating_sub(1).max(1) as f64;
             println!("\nmeans over frames 1–{}; MAP loss summed over tiles, cold {cold_steps} steps: {:.5}", truths.len() - 1, reference_loss / later);

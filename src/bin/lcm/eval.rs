@@ -139,7 +139,7 @@ pub fn run(args: Args) -> Result<()> {
         .map_err(|e| eprintln!("lcm: warning: no LPIPS/VGG scores: {e:#}"))
         .ok();
     let mut report = eval::Report { task: task.name().into(), frames: cases.len(), methods: Default::default() };
-    let mut columns: Vec<Tensor> = vec![Tensor::stack(&cases.iter().map(|c| eval::shown_evidence(task, &c.truth, &c.observation)).collect::<Vec<_>>(), 0)];
+    let mut columns: Vec<Tensor> = vec![Tensor::stack(&cases.iter().map(|c| c.observation.shown()).collect::<Vec<_>>(), 0)];
     for name in &methods {
         let method = match name.as_str() {
             "lcm" => Method::Model(&model),

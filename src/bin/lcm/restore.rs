@@ -72,10 +72,10 @@ pub fn run(args: Args) -> Result<()> {
         Task::Inpaint => {
             let spec = args.mask.as_deref().context("--task inpaint needs --mask rect:x,y,w,h or --mask mask.png")?;
             let mask = parse_mask(spec, h, w)?;
-            Observation::of(task, &rgb, Some(mask))
+            Observation::inpaint(&rgb * &mask, mask)
         }
         // The input is already the small image.
-        Task::SuperRes { .. } => Observation { evidence: rgb, mask: None, hints: None },
+        Task::SuperRes { scale } => Observation::superres(rgb, scale),
         Task::Colorize => {
             let hints = args.hints.as_deref().map(imageio::load_rgba).transpose()?.map(|image| lcm::restore::hints_from_rgba(&image, h, w));
             Observation::of(task, &rgb, None).with_hints(hints)
@@ -83,17 +83,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     let opts = RestoreOptions { steps: args.steps, learning_rate: args.lr, tile_overlap: args.overlap, ..Default::default() };
     let started = Instant::now();
-    let result = lcm::restore::restore_with(&model, task, &observation, &opts, None);
+    let result = lcm::restore::restore_with(&model, &observation, &opts, None);
     if let Some(reason) = &result.fallback {
         eprintln!("lcm: warning: {reason}; wrote the classical fallback instead");
     }
     imageio::save(&result.image, &args.output)?;
     if let Some(path) = &args.side_by_side {
-        let shown = match task {
-            Task::SuperRes { scale } => observation.evidence.unsqueeze(0).upsample_nearest2d([h * scale, w * scale], None, None).squeeze_dim(0),
-            _ => observation.evidence.shallow_clone(),
-        };
-        imageio::save(&imageio::side_by_side(&[shown, result.image.to_device(tch::Device::Cpu)]), path)?;
+        imageio::save(&imageio::side_by_side(&[observation.shown(), result.image.to_device(tch::Device::Cpu)]), path)?;
     }
     println!(
         "wrote {} ({} steps, loss {:.5} → {:.5}, {:.1} s)",
