@@ -372,7 +372,7 @@ fn fill_with_detail(render: &Tensor, fill: &Tensor) -> Tensor {
 
 /// Moves each pixel's colour so its channel mean is exactly the evidence gray while staying in
 /// [0, 1]: darker pixels are scaled towards black, brighter ones towards white.
-fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
+pub(super) fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
     let x = image.clamp(0.0, 1.0);
     let mean = x.mean_dim(0, true, Kind::Float);
     let darker = &x * (gray / mean.clamp_min(1e-6));

@@ -297,6 +297,43 @@ impl Invention {
     }
 }
 
+/// The last frame's colour (colorization): its gray `(1, H, W)` and chroma `(3, H, W)` (the
+/// colour minus its gray).
+pub struct ColourMemory {
+    gray: Tensor,
+    chroma: Tensor,
+}
+
+impl ColourMemory {
+    pub fn new(output: &Tensor, gray: &Tensor) -> Self {
+        let output = output.to_kind(Kind::Float);
+        let chroma = &output - output.mean_dim(0, true, Kind::Float);
+        Self { gray: gray.to_kind(Kind::Float).to_device(output.device()), chroma }
+    }
+
+    /// `output` `(3, H, W)` with its chroma leaning towards the last frame's, moved with the
+    /// camera, as an invention is carried ([`Invention::carry`]: [`CARRY_WEIGHT`] where the
+    /// grays agree around a pixel, fading with their difference), so colour does not flicker
+    /// where the scene stays. The result's gray is `gray`'s only up to the caller's match.
+    pub fn carry(&self, output: &Tensor, gray: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let gray = gray.to_kind(Kind::Float).to_device(output.device());
+        if self.gray.size() != gray.size() || self.chroma.size() != output.size() {
+            return output.shallow_clone();
+        }
+        let everywhere = gray.ones_like();
+        let (dy, dx) = global_shift(&gray, &everywhere, &Past { pixels: self.gray.shallow_clone(), known: everywhere.shallow_clone() });
+        let (moved_gray, valid) = shift(&self.gray, dy, dx);
+        let (moved_chroma, _) = shift(&self.chroma, dy, dx);
+        let offset = box_sum(&((&gray - &moved_gray) * &valid), AGREEMENT_WINDOW) / box_sum(&valid, AGREEMENT_WINDOW).clamp_min(1.0);
+        let local = local_difference(&gray, &(&moved_gray + offset), &valid);
+        let alike = (local.nan_to_num(0.0, 0.0, 0.0) / -CARRY_TOLERANCE).exp() * local.isfinite().to_kind(Kind::Float);
+        let output = output.to_kind(Kind::Float);
+        let chroma = &output - output.mean_dim(0, true, Kind::Float);
+        &gray + &chroma + (moved_chroma - &chroma) * (valid * alike * CARRY_WEIGHT)
+    }
+}
+
 impl Past {
     pub fn new(pixels: &Tensor, known: &Tensor) -> Self {
         Self { pixels: pixels.to_kind(Kind::Float), known: known.to_kind(Kind::Float) }
@@ -465,6 +502,23 @@ mod tests {
         let moved = f64::try_from(((&result - &unrelated).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
         let apart = f64::try_from(((&first - &second).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
         assert!(moved < 0.25 * apart, "the hole moved {moved:.3} towards an unrelated frame's invention ({apart:.3} apart)");
+    }
+
+    #[test]
+    fn a_still_shot_keeps_its_colour_and_a_new_shot_gets_its_own() {
+        let gray = frame(0, 0, 0).mean_dim(0, true, Kind::Float) * 0.8 + 0.1;
+        let tint = |r: f64, b: f64| Tensor::from_slice(&[r, 0.0, b]).to_kind(Kind::Float).view([3, 1, 1]);
+        let (warm, cool) = (&gray + tint(0.05, -0.05), &gray + tint(-0.05, 0.05));
+        let memory = ColourMemory::new(&warm, &gray);
+        let red = |image: &Tensor| f64::try_from((image.get(0) - image.mean_dim(0, false, Kind::Float)).mean(Kind::Float)).unwrap();
+        // The same shot drawn cool this time: it stays mostly warm.
+        let carried = memory.carry(&cool, &gray);
+        let expected = 0.05 * CARRY_WEIGHT - 0.05 * (1.0 - CARRY_WEIGHT);
+        assert!((red(&carried) - expected).abs() < 0.003, "red chroma {:.4}, expected {expected:.4}", red(&carried));
+        // Another shot: its own colour.
+        let other = Tensor::rand([1, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.8 + 0.1;
+        let carried = memory.carry(&(&other + tint(-0.05, 0.05)), &other);
+        assert!(red(&carried) < -0.035, "a new shot took the last one's colour (red chroma {:.4})", red(&carried));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Consecutive frames of one stream: warm start from the previous frame, a cold restart at
 //! scene cuts, and (inpainting) evidence recovered from other frames before the prior is asked,
-//! and what still had to be invented carried on from the last frame's invention.
+//! and what still had to be invented (inpainting's holes, colorization's colour) carried on
+//! from the last frame where the scene stays.
 
 use tch::{Kind, Tensor};
 
-use super::temporal::{Invention, Past};
+use super::temporal::{ColourMemory, Invention, Past};
 use super::{Engine, History, Observation, RestoreOptions, Restoration};
 use crate::degrade::Task;
 use crate::model::Model;
@@ -49,11 +50,13 @@ pub struct VideoRestorer {
     previous_evidence: Option<Tensor>,
     /// Inpainting: what the last frame invented, carried on by this one.
     invention: Option<Invention>,
+    /// Colorization: the last frame's colour, likewise.
+    colour: Option<ColourMemory>,
 }
 
 impl VideoRestorer {
     pub fn new(options: &VideoOptions) -> Self {
-        Self { engine: Engine::new(), history: History::new(options.temporal_frames), previous_evidence: None, invention: None }
+        Self { engine: Engine::new(), history: History::new(options.temporal_frames), previous_evidence: None, invention: None, colour: None }
     }
 
     /// Forgets every earlier frame (flush, seek, discontinuity, caps change).
@@ -62,6 +65,7 @@ impl VideoRestorer {
         self.history.clear();
         self.previous_evidence = None;
         self.invention = None;
+        self.colour = None;
     }
 
     /// Restores the next frame of the stream.
@@ -87,6 +91,7 @@ impl VideoRestorer {
             self.engine.reset();
             self.history.clear();
             self.invention = None;
+            self.colour = None;
         }
         // Later frames count only up to the next scene cut.
         let mut same_scene = 0;
@@ -116,6 +121,13 @@ impl VideoRestorer {
                 restored.image = invention.carry(&restored.image, known);
             }
             self.invention = Some(Invention::new(&restored.image, known));
+        }
+        if let (Task::Colorize, None) = (obs.task, &restored.fallback) {
+            let gray = obs.evidence.to_kind(Kind::Float).to_device(restored.image.device());
+            if let Some(colour) = &self.colour {
+                restored.image = super::match_gray(&colour.carry(&restored.image, &gray), &gray);
+            }
+            self.colour = Some(ColourMemory::new(&restored.image, &gray));
         }
         restored
     }
