@@ -233,6 +233,17 @@ fn local_difference(a: &Tensor, b: &Tensor, both: &Tensor) -> Tensor {
     local
 }
 
+/// How alike `now` and `moved` `(C, H, W)` are around each pixel, judged on the pixels `both`
+/// `(1, H, W)` marks once their local brightness is matched (flicker is no change of content):
+/// exp(−d / [`CARRY_TOLERANCE`]) of the local mean difference d ([`local_difference`]), 0 where
+/// nothing near was judged; and where something was.
+fn likeness(now: &Tensor, moved: &Tensor, both: &Tensor) -> (Tensor, Tensor) {
+    let offset = box_sum(&((now - moved) * both), AGREEMENT_WINDOW) / box_sum(both, AGREEMENT_WINDOW).clamp_min(1.0);
+    let local = local_difference(now, &(moved + offset), both);
+    let judged = local.isfinite().to_kind(Kind::Float);
+    ((local.nan_to_num(0.0, 0.0, 0.0) / -CARRY_TOLERANCE).exp() * &judged, judged)
+}
+
 /// Box sum of `(C, H, W)` over a `k`×`k` window centred on each pixel (zero-padded), `k` odd.
 fn box_sum(t: &Tensor, k: i64) -> Tensor {
     let (_, h, w) = t.size3().expect("(C, H, W)");
@@ -284,12 +295,9 @@ impl Invention {
         let (moved_known, _) = shift(&past.known, dy, dx);
         let both = &now_known * &moved_known * &valid;
         let carried = match_surroundings(&moved, &now, &both);
-        // How alike the frames are around each pixel once their local brightness is matched
-        // (flicker is no change of content), spread smoothly into wide damage.
-        let offset = box_sum(&((&now - &moved) * &both), AGREEMENT_WINDOW) / box_sum(&both, AGREEMENT_WINDOW).clamp_min(1.0);
-        let local = local_difference(&now, &(&moved + offset), &both);
-        let judged = local.isfinite().to_kind(Kind::Float);
-        let alike = crate::baselines::smooth_fill(&((local.nan_to_num(0.0, 0.0, 0.0) / -CARRY_TOLERANCE).exp() * &judged), &judged);
+        // Likeness spread smoothly into damage too wide to judge.
+        let (alike, judged) = likeness(&now, &moved, &both);
+        let alike = crate::baselines::smooth_fill(&alike, &judged);
         let lean = (1.0 - &now_known) * (1.0 - &moved_known) * &valid * alike * CARRY_WEIGHT;
         let result = output.copy();
         crop(&result, region).copy_(&(&now + (carried - &now) * lean));
@@ -325,9 +333,7 @@ impl ColourMemory {
         let (dy, dx) = global_shift(&gray, &everywhere, &Past { pixels: self.gray.shallow_clone(), known: everywhere.shallow_clone() });
         let (moved_gray, valid) = shift(&self.gray, dy, dx);
         let (moved_chroma, _) = shift(&self.chroma, dy, dx);
-        let offset = box_sum(&((&gray - &moved_gray) * &valid), AGREEMENT_WINDOW) / box_sum(&valid, AGREEMENT_WINDOW).clamp_min(1.0);
-        let local = local_difference(&gray, &(&moved_gray + offset), &valid);
-        let alike = (local.nan_to_num(0.0, 0.0, 0.0) / -CARRY_TOLERANCE).exp() * local.isfinite().to_kind(Kind::Float);
+        let (alike, _) = likeness(&gray, &moved_gray, &valid);
         let output = output.to_kind(Kind::Float);
         let chroma = &output - output.mean_dim(0, true, Kind::Float);
         &gray + &chroma + (moved_chroma - &chroma) * (valid * alike * CARRY_WEIGHT)
