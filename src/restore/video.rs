@@ -122,7 +122,8 @@ impl VideoRestorer {
             }
             self.invention = Some(Invention::new(&restored.image, known));
         }
-        if let (Task::Colorize, None) = (obs.task, &restored.fallback) {
+        // Colour is carried around the evidence gray, so only when that gray is kept.
+        if let (Task::Colorize, None, true) = (obs.task, &restored.fallback, opts.keep_known) {
             let gray = obs.evidence.to_kind(Kind::Float).to_device(restored.image.device());
             if let Some(colour) = &self.colour {
                 restored.image = super::match_gray(&colour.carry(&restored.image, &gray), &gray);
