@@ -189,19 +189,17 @@ pub fn run(method: &ClipMethod, clip: &Clip) -> (Vec<Tensor>, f64) {
             .iter()
             .map(|o| match &o.mask {
                 Some(mask) => baselines::smooth_fill(&o.evidence, &mask.to_kind(tch::Kind::Float)),
-                None => baselines::classical(task, &o.evidence, None),
+                None => o.fallback(),
             })
             .collect(),
-        ClipMethod::Gray | ClipMethod::Lanczos => {
-            clip.observations.iter().map(|o| baselines::classical(task, &o.evidence, o.mask.as_ref())).collect()
-        }
+        ClipMethod::Gray | ClipMethod::Lanczos => clip.observations.iter().map(Observation::fallback).collect(),
         ClipMethod::TemporalHold => temporal_hold(&clip.observations),
         ClipMethod::HintSpread => clip
             .observations
             .iter()
             .map(|o| match &o.hints {
                 Some(hints) => crate::restore::colour_guide(&o.evidence, hints),
-                None => baselines::classical(task, &o.evidence, None),
+                None => o.fallback(),
             })
             .collect(),
         ClipMethod::Bicubic => clip

@@ -23,7 +23,7 @@ pub fn spread_chroma(gray: &Tensor, hints: &Tensor) -> Tensor {
     let _guard = tch::no_grad_guard();
     let colour = hints.narrow(0, 0, 3).to_kind(Kind::Float);
     let known = hints.narrow(0, 3, 1).to_kind(Kind::Float).gt(0.0).to_kind(Kind::Float);
-    let chroma = (&colour - colour.mean_dim(0, true, Kind::Float)) * &known;
+    let chroma = super::chroma(&colour) * &known;
     let gray = gray.to_kind(Kind::Float).unsqueeze(0);
     crate::baselines::pyramid_fill(&chroma.unsqueeze(0), &known.unsqueeze(0), Some(&gray), &relax_along_edges).squeeze_dim(0)
 }

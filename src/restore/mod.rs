@@ -331,9 +331,12 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
 /// edges follow the exact gray, and scaled by [`CHROMA_GAIN`], which leans uncertain colour
 /// towards gray rather than inventing it.
 fn calm_colour(image: &Tensor, gray: &Tensor) -> Tensor {
-    let x = image.clamp(0.0, 1.0);
-    let chroma = &x - x.mean_dim(0, true, Kind::Float);
-    gray + gaussian_blur(&chroma, CHROMA_SIGMA) * CHROMA_GAIN
+    gray + gaussian_blur(&chroma(&image.clamp(0.0, 1.0)), CHROMA_SIGMA) * CHROMA_GAIN
+}
+
+/// An RGB image's `(3, H, W)` colour without its gray: each pixel minus its channel mean.
+pub(super) fn chroma(image: &Tensor) -> Tensor {
+    image - image.mean_dim(0, true, Kind::Float)
 }
 
 /// The colour the hints `(4, h, w)` give a gray frame `(1, h, w)`: their chroma spread along the

@@ -314,8 +314,7 @@ pub struct ColourMemory {
 
 impl ColourMemory {
     pub fn new(output: &Tensor, gray: &Tensor) -> Self {
-        let output = output.to_kind(Kind::Float);
-        let chroma = &output - output.mean_dim(0, true, Kind::Float);
+        let chroma = super::chroma(&output.to_kind(Kind::Float));
         Self { gray: gray.to_kind(Kind::Float).to_device(output.device()), chroma }
     }
 
@@ -334,8 +333,7 @@ impl ColourMemory {
         let (moved_gray, valid) = shift(&self.gray, dy, dx);
         let (moved_chroma, _) = shift(&self.chroma, dy, dx);
         let (alike, _) = likeness(&gray, &moved_gray, &valid);
-        let output = output.to_kind(Kind::Float);
-        let chroma = &output - output.mean_dim(0, true, Kind::Float);
+        let chroma = super::chroma(&output.to_kind(Kind::Float));
         &gray + &chroma + (moved_chroma - &chroma) * (valid * alike * CARRY_WEIGHT)
     }
 }
