@@ -23,6 +23,8 @@ pub enum Method<'a> {
     Input,
     /// Deep Image Prior with this architecture and number of steps.
     Dip(&'a crate::ModelConfig, usize),
+    /// MAP over the code of an autoencoder or WGAN-GP baseline.
+    Vector(&'a crate::vector_prior::VectorPrior),
 }
 
 /// Mean scores of one method over the evaluated frames.
@@ -130,6 +132,7 @@ pub fn run_method(method: &Method, task: Task, cases: &[Case], opts: &RestoreOpt
             )
             .unwrap_or_else(|_| case.observation.shown())
             .to_device(tch::Device::Cpu),
+            Method::Vector(prior) => prior.restore(&case.observation, opts).unwrap_or_else(|_| case.observation.shown()).to_device(tch::Device::Cpu),
         })
         .collect();
     (outputs, started.elapsed().as_secs_f64() / cases.len().max(1) as f64)

@@ -28,6 +28,7 @@ pub mod restore;
 pub mod train;
 pub mod rng;
 pub mod tensor_file;
+pub mod vector_prior;
 
 pub use degrade::Task;
 pub use device::DeviceChoice;

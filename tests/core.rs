@@ -396,3 +396,56 @@ fn later_frames_beyond_a_scene_cut_lend_no_pixels() {
     assert_eq!(recovered(&[frame(&shot, &ones)]), 144, "the next frame of the same shot should fill the hole");
     assert_eq!(recovered(&[frame(&other, &ones), frame(&shot, &ones)]), 0, "pixels came from across a scene cut");
 }
+
+/// 32 real 64² patches of the fixture frames.
+fn real_patches_64() -> Tensor {
+    let frames = lcm::data::load_frames(&[common::files()], 1, 1).unwrap();
+    lcm::data::random_patches(&frames, 64, 32, 5).unwrap()
+}
+
+#[test]
+fn the_autoencoder_baseline_learns_survives_its_file_and_restores_by_map_over_its_code() {
+    use lcm::vector_prior::{VectorConfig, VectorKind, VectorPrior, VectorTrainer};
+    tch::manual_seed(3);
+    let patches = real_patches_64();
+    let prior = VectorPrior::new(VectorConfig::new(VectorKind::Autoencoder, 8), Device::Cpu, 1);
+    let mut trainer = VectorTrainer::new(prior, patches.shallow_clone(), 8, 1).unwrap();
+    for _ in 0..200 {
+        trainer.train_step();
+    }
+    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
+    let (first, last) = (mean(&trainer.losses[..10]), mean(&trainer.losses[190..]));
+    assert!(last < 0.7 * first, "loss {first:.4} → {last:.4}");
+
+    let path = common::temp_path("ae.safetensors");
+    trainer.prior.save(&path, false).unwrap();
+    let loaded = VectorPrior::load(&path, Device::Cpu).unwrap();
+    std::fs::remove_file(&path).ok();
+    let x = patches.narrow(0, 0, 4);
+    let (before, after) = tch::no_grad(|| (trainer.prior.decode(&trainer.prior.encode(&x)), loaded.decode(&loaded.encode(&x))));
+    assert!(max_abs_diff(&before, &after) < 1e-5, "the loaded file decodes differently");
+
+    // MAP over the code fits ×4 evidence better than the encoding it starts from.
+    let task = Task::SuperRes { scale: 4 };
+    let obs = Observation::of(task, &patches.get(5), None);
+    let misfit = |steps: usize| {
+        let out = loaded.restore(&obs, &RestoreOptions { steps, keep_known: false, ..Default::default() }).unwrap();
+        f64::try_from(task.degrade(&out.unsqueeze(0)).squeeze_dim(0).mse_loss(&obs.evidence, tch::Reduction::Mean)).unwrap()
+    };
+    let (start, fitted) = (misfit(1), misfit(40));
+    assert!(fitted < 0.95 * start, "MAP did not fit the evidence: misfit {start:.5} → {fitted:.5}");
+}
+
+#[test]
+fn the_wgan_gp_critic_learns_to_tell_real_patches_from_samples() {
+    use lcm::vector_prior::{VectorConfig, VectorKind, VectorPrior, VectorTrainer};
+    tch::manual_seed(4);
+    let prior = VectorPrior::new(VectorConfig::new(VectorKind::WganGp, 8), Device::Cpu, 2);
+    let mut trainer = VectorTrainer::new(prior, real_patches_64(), 8, 2).unwrap();
+    let first = trainer.train_step();
+    for _ in 0..5 {
+        trainer.train_step();
+    }
+    let last = *trainer.losses.last().unwrap();
+    assert!(last > first.max(0.0) + 0.1, "Wasserstein estimate {first:.3} → {last:.3}");
+}

@@ -266,22 +266,11 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
         let image = colour_guide(&evidence, &hints.to_device(device).to_kind(Kind::Float));
         return Restoration { image, phi, losses: Vec::new(), fallback: None, warm_started: false, grid, adam, temporal_pixels: 0 };
     }
-    // The classical fill of inpainting's missing pixels, computed once per frame when needed.
-    let mut fill: Option<Tensor> = None;
-    let (mut padded, mut weight) = pad_to(&evidence, grid.canvas_height / scale, grid.canvas_width / scale);
-    if let (Task::Inpaint, Some(mask)) = (task, &obs.mask) {
-        let mask = mask.to_device(device).to_kind(Kind::Float);
-        let guidance = opts.fill_guidance.max(0.0);
-        if guidance > 0.0 {
-            // Missing pixels lean towards the classical fill: every tile has evidence, and the
-            // prior adds detail around the classical answer instead of inventing from nothing.
-            (padded, _) = pad_to(fill.get_or_insert_with(|| baselines::hole_fill(&evidence, &mask)), grid.canvas_height, grid.canvas_width);
-        }
-        let (mask, _) = pad_to(&mask, grid.canvas_height, grid.canvas_width);
-        weight = &weight * (&mask + (1.0 - &mask) * guidance);
-    }
+    let (values, weights, mut fill) = weighted_evidence(obs, &evidence, opts);
+    let (padded, valid) = pad_to(&values, grid.canvas_height / scale, grid.canvas_width / scale);
+    let (weights, _) = pad_to(&weights, grid.canvas_height / scale, grid.canvas_width / scale);
     let y = grid.cut(&padded, scale);
-    let w = grid.cut(&weight, scale);
+    let w = grid.cut(&(valid * weights), scale);
 
     let phi = phi.detach().copy();
 
@@ -310,20 +299,53 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
         Task::Inpaint => padded.shallow_clone(),
         _ => Tensor::zeros([3, grid.canvas_height, grid.canvas_width], (Kind::Float, device)),
     };
-    let mut image = grid.blend(&rendered, &background);
-    if let (Task::Inpaint, true, Some(mask)) = (task, opts.keep_known, &obs.mask) {
-        let mask = mask.to_device(device).to_kind(Kind::Float);
-        let fill = fill.get_or_insert_with(|| baselines::hole_fill(&evidence, &mask));
-        image = fill_with_detail(&image, fill);
-        image = &evidence * &mask + image * (1.0 - &mask);
-    }
-    match (task, opts.keep_known) {
-        (Task::Colorize, true) => image = match_gray(&calm_colour(&image, &evidence), &evidence),
-        (Task::SuperRes { .. }, true) => image = back_project(task, &image.unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0),
-        _ => {}
-    }
+    let image = grid.blend(&rendered, &background);
+    let image = keep_evidence(obs, &evidence, image, &mut fill, opts);
     let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
     Restoration { image, phi, losses, fallback: None, warm_started, grid, adam, temporal_pixels: 0 }
+}
+
+/// What MAP fits, over the whole image: the evidence and its per-pixel weights. Inpainting's
+/// missing pixels lean (weight `opts.fill_guidance`) towards the classical fill, returned too: every
+/// tile has evidence, and the prior adds detail around the classical answer instead of inventing
+/// from nothing.
+pub(crate) fn weighted_evidence(obs: &Observation, evidence: &Tensor, opts: &RestoreOptions) -> (Tensor, Tensor, Option<Tensor>) {
+    let (_, h, w) = evidence.size3().expect("evidence is (C, h, w)");
+    let ones = Tensor::ones([1, h, w], (Kind::Float, evidence.device()));
+    match (obs.task, &obs.mask) {
+        (Task::Inpaint, Some(mask)) => {
+            let mask = mask.to_device(evidence.device()).to_kind(Kind::Float);
+            let guidance = opts.fill_guidance.max(0.0);
+            let weights = &mask + (1.0 - &mask) * guidance;
+            if guidance > 0.0 {
+                let fill = baselines::hole_fill(evidence, &mask);
+                (fill.shallow_clone(), weights, Some(fill))
+            } else {
+                (evidence.shallow_clone(), weights, None)
+            }
+        }
+        _ => (evidence.shallow_clone(), ones, None),
+    }
+}
+
+/// A prior's rendered image made to agree with the evidence (`opts.keep_known`): inpainting
+/// keeps known pixels and gives the hole the classical fill plus the render's detail (`fill`
+/// is computed if not yet), colorization keeps the gray under calmed colour, super-resolution
+/// back-projects.
+pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor, fill: &mut Option<Tensor>, opts: &RestoreOptions) -> Tensor {
+    if !opts.keep_known {
+        return image;
+    }
+    match (obs.task, &obs.mask) {
+        (Task::Inpaint, Some(mask)) => {
+            let mask = mask.to_device(evidence.device()).to_kind(Kind::Float);
+            let fill = fill.get_or_insert_with(|| baselines::hole_fill(evidence, &mask));
+            evidence * &mask + fill_with_detail(&image, fill) * (1.0 - &mask)
+        }
+        (Task::Colorize, _) => match_gray(&calm_colour(&image, evidence), evidence),
+        (task @ Task::SuperRes { .. }, _) => back_project(task, &image.unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0),
+        _ => image,
+    }
 }
 
 /// The prior's colour, calmed: its chroma (colour minus gray) smoothed with a Gaussian of

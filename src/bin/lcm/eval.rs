@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use lcm::eval::{self, Method};
 use lcm::holdout::{self, Sampling};
+use lcm::vector_prior::VectorPrior;
 use lcm::{DeviceChoice, Model, RestoreOptions, imageio};
 use tch::Tensor;
 
@@ -25,6 +26,12 @@ pub struct Args {
     /// A GLO model with the same generator, evaluated as the `glo` method.
     #[arg(long)]
     pub(crate) glo: Option<PathBuf>,
+    /// An autoencoder baseline (`lcm train --latent ae`), evaluated as the `ae` method.
+    #[arg(long)]
+    pub(crate) ae: Option<PathBuf>,
+    /// A WGAN-GP baseline (`lcm train --latent wgan-gp`), evaluated as the `wgan-gp` method.
+    #[arg(long)]
+    pub(crate) wgan_gp: Option<PathBuf>,
     #[arg(long, value_enum)]
     pub(crate) task: TaskArg,
     /// Video, image or folder to evaluate on (frames held out from training, if it was a source).
@@ -111,17 +118,19 @@ pub fn run(args: Args) -> Result<()> {
         return crate::eval_clip::run(args);
     }
     let steps = args.steps.unwrap_or(200);
-    let methods = args.methods.clone().unwrap_or_else(|| ["input", "lcm", "glo", "dip", "classical"].map(String::from).to_vec());
+    let known = ["input", "lcm", "glo", "ae", "wgan-gp", "dip", "classical"];
+    let methods = args.methods.clone().unwrap_or_else(|| known.map(String::from).to_vec());
     if !(0.0..1.0).contains(&args.hole) || args.hole == 0.0 {
         bail!("--hole {} must be a fraction of the side in (0, 1)", args.hole);
     }
-    let known = ["input", "lcm", "glo", "dip", "classical"];
     if let Some(other) = methods.iter().find(|m| !known.contains(&m.as_str())) {
         bail!("unknown method '{other}' ({})", known.join(", "));
     }
     let device = args.device.resolve()?;
     let model = Model::load(&args.model, device)?.frozen();
     let glo = args.glo.as_ref().map(|p| Model::load(p, device).map(Model::frozen)).transpose()?;
+    let ae = args.ae.as_ref().map(|p| VectorPrior::load(p, device)).transpose()?;
+    let wgan_gp = args.wgan_gp.as_ref().map(|p| VectorPrior::load(p, device)).transpose()?;
     let task = args.task.task(args.scale);
     let sampling = Sampling { frames_per_video: args.max_frames, frame_every: args.frame_every, max_side: 0, fraction: 0.0 };
     let frames = holdout::evaluation_frames(&args.input, &model.summary.data, &model.summary.holdout, &sampling)?;
@@ -147,6 +156,13 @@ pub fn run(args: Args) -> Result<()> {
                 Some(g) => Method::Model(g),
                 None => {
                     eprintln!("lcm: skipping glo (no --glo model given)");
+                    continue;
+                }
+            },
+            "ae" | "wgan-gp" => match if name == "ae" { &ae } else { &wgan_gp } {
+                Some(prior) => Method::Vector(prior),
+                None => {
+                    eprintln!("lcm: skipping {name} (no --{name} model given)");
                     continue;
                 }
             },

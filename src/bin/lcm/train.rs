@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 use lcm::holdout::{self, Sampling};
 use lcm::train::{Health, TrainConfig, Trainer, TrainingSummary};
+use lcm::vector_prior::{VectorConfig, VectorKind, VectorPrior, VectorTrainer};
 use lcm::{DeviceChoice, LatentKind, Model, ModelConfig, Optimizer, data, imageio};
 use tch::Tensor;
 
@@ -21,6 +22,10 @@ enum LatentArg {
     Conv,
     /// Directly optimised latent tensor (GLO baseline).
     Glo,
+    /// Autoencoder with a 1024-d code (baseline; DCGAN-style decoder).
+    Ae,
+    /// WGAN-GP generator of a 256-d code (baseline; DCGAN-style).
+    WganGp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -83,6 +88,10 @@ pub struct Args {
     /// of the training sources, which favour a prior that learnt those sources' look).
     #[arg(long, num_args = 1..)]
     health_data: Vec<PathBuf>,
+    /// Autoencoder and WGAN-GP: channels of the decoder's last hidden layer (doubling at each
+    /// coarser level).
+    #[arg(long, default_value_t = 16, value_parser = parse_positive)]
+    baseline_width: usize,
     /// MAP steps of the representation PSNR (the elements' default).
     #[arg(long, default_value_t = lcm::train::HEALTH_STEPS, value_parser = parse_positive)]
     health_steps: usize,
@@ -163,6 +172,8 @@ pub fn run(args: Args) -> Result<()> {
     config.latent = match args.latent {
         LatentArg::Conv => LatentKind::Conv,
         LatentArg::Glo => LatentKind::Glo,
+        LatentArg::Ae => return train_baseline(&args, VectorKind::Autoencoder, split, &checkpoint, device, started),
+        LatentArg::WganGp => return train_baseline(&args, VectorKind::WganGp, split, &checkpoint, device, started),
     };
     let patches = data::random_patches(&split.train, config.image_size, args.patches, args.run.seed)?;
     // Fixed clean held-out patches for the representation PSNR (none without a holdout).
@@ -223,6 +234,77 @@ pub fn run(args: Args) -> Result<()> {
         deadline: None,
     };
     drive(trainer, &run, started)
+}
+
+/// Trains the autoencoder or WGAN-GP baseline on the same patches LCM would get, with
+/// checkpoints, `--resume` and Ctrl-C (checkpoint, exit 130); writes the model file, its loss
+/// curve and a PNG of training patches over their decodings (autoencoder) or of samples (WGAN-GP).
+fn train_baseline(
+    args: &Args,
+    kind: VectorKind,
+    split: holdout::Split,
+    checkpoint: &std::path::Path,
+    device: tch::Device,
+    started: Instant,
+) -> Result<()> {
+    let config = VectorConfig::new(kind, args.baseline_width as i64);
+    let patches = data::random_patches(&split.train, config.image_size, args.patches, args.run.seed)?;
+    let batch = args.batch as i64;
+    let mut trainer = if args.run.resume && checkpoint.exists() {
+        eprintln!("lcm: resuming from {}", checkpoint.display());
+        VectorTrainer::resume(checkpoint, patches.shallow_clone(), batch, args.run.seed, device)?
+    } else {
+        let mut prior = VectorPrior::new(config, device, args.run.seed);
+        prior.summary = TrainingSummary {
+            data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
+            holdout: split.record,
+            patches: args.patches,
+            ..Default::default()
+        };
+        VectorTrainer::new(prior, patches.shallow_clone(), batch, args.run.seed)?
+    };
+    eprintln!("lcm: {} baseline, {} patches of 64², batch {batch}, on {device:?}", kind.name(), args.patches);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let (run_started, first_step) = (Instant::now(), trainer.step);
+    while trainer.step < args.steps {
+        let loss = trainer.train_step();
+        let step = trainer.step;
+        if step % 50 == 0 {
+            let rate = (step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64();
+            eprintln!("step {step} loss {loss:.5} {rate:.1} images/s");
+        }
+        if step % args.run.checkpoint_every == 0 || interrupted.load(Ordering::SeqCst) {
+            trainer.save_checkpoint(checkpoint)?;
+        }
+        if interrupted.load(Ordering::SeqCst) {
+            eprintln!("lcm: interrupted at step {step}; checkpoint written, continue with --resume");
+            std::process::exit(130);
+        }
+    }
+    trainer.save_checkpoint(checkpoint)?;
+    let tail = &trainer.losses[trainer.losses.len().saturating_sub(50)..];
+    let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
+    let summary = &mut trainer.prior.summary;
+    summary.steps = trainer.step;
+    summary.final_loss = Some(final_loss);
+    summary.wall_seconds_last_run = Some(started.elapsed().as_secs_f64().round());
+    summary.images_per_second = Some((trainer.step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64());
+    trainer.prior.save(&args.out, args.run.half)?;
+    imageio::save(&loss_curve(&trainer.losses), &sibling(&args.out, ".loss.png"))?;
+    let _guard = tch::no_grad_guard();
+    let prior = &trainer.prior;
+    let shown = match kind {
+        VectorKind::Autoencoder => {
+            let x = patches.narrow(0, 0, 8).to_device(device);
+            Tensor::cat(&[x.shallow_clone(), prior.decode(&prior.encode(&x))], 2)
+        }
+        VectorKind::WganGp => prior.decode(&Tensor::randn([8, prior.config.code_size], (tch::Kind::Float, device))),
+    };
+    imageio::save(&Tensor::cat(&shown.unbind(0), 2), &sibling(&args.out, ".recon.png"))?;
+    println!("wrote {} ({} steps, final loss {final_loss:.5}, {:.0} s)", args.out.display(), trainer.step, started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 /// How a training run (`lcm train`, `lcm adapt`) is driven to its model file.
