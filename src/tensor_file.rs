@@ -94,3 +94,22 @@ pub fn parse(bytes: &[u8], path: &Path, device: Device) -> Result<(HashMap<Strin
     }
     Ok((tensors, metadata))
 }
+
+/// The metadata naming a file's format and version, as every lcm file carries it.
+pub fn format_metadata(format: &str, version: u32) -> HashMap<String, String> {
+    HashMap::from([("format".into(), format.into()), ("format_version".into(), version.to_string())])
+}
+
+/// Checks that `meta` names `format` at `version` (see [`format_metadata`]).
+pub fn check_format(meta: &HashMap<String, String>, format: &str, version: u32) -> Result<()> {
+    match meta.get("format").map(String::as_str) {
+        Some(f) if f == format => {}
+        Some(other) => bail!("it is a '{other}' file, not an '{format}' file"),
+        None => bail!("it has no lcm metadata (not written by lcm)"),
+    }
+    let found: u32 = meta.get("format_version").and_then(|v| v.parse().ok()).context("format_version is missing")?;
+    if found != version {
+        bail!("format version {found} is not supported (this build reads version {version})");
+    }
+    Ok(())
+}

@@ -175,12 +175,10 @@ impl VectorPrior {
     }
 
     fn metadata(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("format".into(), FORMAT.into()),
-            ("format_version".into(), FORMAT_VERSION.to_string()),
-            ("config".into(), serde_json::to_string(&self.config).expect("config serialises")),
-            ("summary".into(), serde_json::to_string(&self.summary).expect("summary serialises")),
-        ])
+        let mut meta = tensor_file::format_metadata(FORMAT, FORMAT_VERSION);
+        meta.insert("config".into(), serde_json::to_string(&self.config).expect("config serialises"));
+        meta.insert("summary".into(), serde_json::to_string(&self.summary).expect("summary serialises"));
+        meta
     }
 
     fn named(&self, with_critic: bool) -> Vec<(String, Tensor)> {
@@ -203,14 +201,7 @@ impl VectorPrior {
     }
 
     fn from_parts(mut tensors: HashMap<String, Tensor>, meta: &HashMap<String, String>, device: Device) -> Result<Self> {
-        match meta.get("format").map(String::as_str) {
-            Some(FORMAT) => {}
-            Some(other) => bail!("it is a '{other}' file, not an '{FORMAT}' file"),
-            None => bail!("it has no lcm metadata"),
-        }
-        if meta.get("format_version").map(String::as_str) != Some(&FORMAT_VERSION.to_string()) {
-            bail!("its format version is not {FORMAT_VERSION}");
-        }
+        tensor_file::check_format(meta, FORMAT, FORMAT_VERSION)?;
         let config: VectorConfig = serde_json::from_str(meta.get("config").context("config metadata is missing")?)?;
         let mut prior = Self::new(config, device, 0);
         if let Some(summary) = meta.get("summary") {

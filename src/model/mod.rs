@@ -111,12 +111,10 @@ impl Model {
 
     /// The self-describing metadata every model file and checkpoint carries.
     pub(crate) fn metadata(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("format".into(), FORMAT.into()),
-            ("format_version".into(), FORMAT_VERSION.to_string()),
-            ("config".into(), serde_json::to_string(&self.config).expect("config serialises")),
-            ("summary".into(), serde_json::to_string(&self.summary).expect("summary serialises")),
-        ])
+        let mut meta = tensor_file::format_metadata(FORMAT, FORMAT_VERSION);
+        meta.insert("config".into(), serde_json::to_string(&self.config).expect("config serialises"));
+        meta.insert("summary".into(), serde_json::to_string(&self.summary).expect("summary serialises"));
+        meta
     }
 
     /// Writes a self-describing model file (weights + config + summary in the metadata).
@@ -142,7 +140,7 @@ impl Model {
         meta: &HashMap<String, String>,
         device: Device,
     ) -> Result<Self> {
-        check_format(meta)?;
+        tensor_file::check_format(meta, FORMAT, FORMAT_VERSION)?;
         let config = parse_config(meta)?;
         // Every weight is overwritten below: start from zeros and leave libtorch's RNG alone.
         let mut model = Self::build(config, device, 0, WeightInit::Zeros)?;
@@ -170,19 +168,6 @@ impl Model {
         }
         Ok(model)
     }
-}
-
-fn check_format(meta: &HashMap<String, String>) -> Result<()> {
-    match meta.get("format").map(String::as_str) {
-        Some(FORMAT) => {}
-        Some(other) => bail!("it is a '{other}' file, not an '{FORMAT}' file"),
-        None => bail!("it has no lcm metadata (not written by lcm)"),
-    }
-    let version: u32 = meta.get("format_version").and_then(|v| v.parse().ok()).context("format_version is missing")?;
-    if version != FORMAT_VERSION {
-        bail!("format version {version} is not supported (this build reads version {FORMAT_VERSION})");
-    }
-    Ok(())
 }
 
 fn parse_config(meta: &HashMap<String, String>) -> Result<ModelConfig> {

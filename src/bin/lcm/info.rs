@@ -1,9 +1,10 @@
-//! `lcm info`: a model file's architecture, parameter counts and training summary.
+//! `lcm info`: a model file's (or a baseline's) architecture, parameter counts and training summary.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use lcm::Model;
+use lcm::vector_prior::VectorPrior;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,7 +13,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = Model::load(&args.model, tch::Device::Cpu)?;
+    let model = match Model::load(&args.model, tch::Device::Cpu) {
+        Ok(model) => model,
+        Err(error) => match VectorPrior::load(&args.model, tch::Device::Cpu) {
+            Ok(prior) => {
+                let c = &prior.config;
+                println!("model      {}", args.model.display());
+                println!("baseline   {} ({}-d code, DCGAN-style decoder of width {})", c.kind.name(), c.code_size, c.width);
+                println!("decoder    {} parameters", prior.decoder_vars.trainable_variables().iter().map(|t| t.numel()).sum::<usize>());
+                println!("summary    {}", serde_json::to_string_pretty(&prior.summary)?);
+                return Ok(());
+            }
+            Err(_) => return Err(error),
+        },
+    };
     let c = &model.config;
     println!("model      {}", args.model.display());
     println!("preset     {} ({:?} latent)", c.preset, c.latent);
