@@ -264,9 +264,7 @@ fn train_baseline(
         VectorTrainer::new(prior, patches.shallow_clone(), batch, args.run.seed)?
     };
     eprintln!("lcm: {} baseline, {} patches of 64², batch {batch}, on {device:?}", kind.name(), args.patches);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let interrupted = ctrl_c_flag();
     let (run_started, first_step) = (Instant::now(), trainer.step);
     while trainer.step < args.steps {
         let loss = trainer.train_step();
@@ -327,9 +325,7 @@ pub struct Run<'a> {
 pub fn drive(mut trainer: Trainer, run: &Run, started: Instant) -> Result<()> {
     let checkpoint = sibling(run.out, ".ckpt.safetensors");
     let held_out = run.held_out;
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let interrupted = ctrl_c_flag();
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(trainer.config.steps as u64);
         bar.set_style(
@@ -406,6 +402,14 @@ pub fn drive(mut trainer: Trainer, run: &Run, started: Instant) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Set once Ctrl-C is pressed: training loops checkpoint and exit 130 instead of dying mid-write.
+fn ctrl_c_flag() -> Arc<AtomicBool> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    interrupted
 }
 
 fn past(deadline: Option<Instant>) -> bool {
