@@ -112,8 +112,14 @@ pub struct VectorPrior {
 }
 
 impl VectorPrior {
+    /// A freshly initialised baseline; `seed` reseeds libtorch's global generator (training only;
+    /// loading never does).
     pub fn new(config: VectorConfig, device: Device, seed: u64) -> Self {
         tch::manual_seed(seed as i64);
+        Self::build(config, device)
+    }
+
+    fn build(config: VectorConfig, device: Device) -> Self {
         let decoder_vars = nn::VarStore::new(device);
         let other_vars = nn::VarStore::new(device);
         let decoder = decoder(decoder_vars.root(), &config);
@@ -203,7 +209,7 @@ impl VectorPrior {
     fn from_parts(mut tensors: HashMap<String, Tensor>, meta: &HashMap<String, String>, device: Device) -> Result<Self> {
         tensor_file::check_format(meta, FORMAT, FORMAT_VERSION)?;
         let config: VectorConfig = serde_json::from_str(meta.get("config").context("config metadata is missing")?)?;
-        let mut prior = Self::new(config, device, 0);
+        let mut prior = Self::build(config, device);
         if let Some(summary) = meta.get("summary") {
             prior.summary = serde_json::from_str(summary).context("summary metadata is malformed")?;
         }
