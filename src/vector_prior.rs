@@ -269,7 +269,7 @@ impl VectorTrainer {
         let loss = match self.prior.config.kind {
             VectorKind::Autoencoder => {
                 let x = self.sample();
-                let recon = self.prior.decode(&self.prior.other.forward(&x));
+                let recon = self.prior.decode(&self.prior.encode(&x));
                 let loss = self.objective.apply(&(recon - &x)).mean(Kind::Float);
                 self.decoder_optimizer.zero_grad();
                 self.other_optimizer.zero_grad();

@@ -310,8 +310,6 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
 /// tile has evidence, and the prior adds detail around the classical answer instead of inventing
 /// from nothing.
 pub(crate) fn weighted_evidence(obs: &Observation, evidence: &Tensor, opts: &RestoreOptions) -> (Tensor, Tensor, Option<Tensor>) {
-    let (_, h, w) = evidence.size3().expect("evidence is (C, h, w)");
-    let ones = Tensor::ones([1, h, w], (Kind::Float, evidence.device()));
     match (obs.task, &obs.mask) {
         (Task::Inpaint, Some(mask)) => {
             let mask = mask.to_device(evidence.device()).to_kind(Kind::Float);
@@ -324,7 +322,10 @@ pub(crate) fn weighted_evidence(obs: &Observation, evidence: &Tensor, opts: &Res
                 (evidence.shallow_clone(), weights, None)
             }
         }
-        _ => (evidence.shallow_clone(), ones, None),
+        _ => {
+            let (_, h, w) = evidence.size3().expect("evidence is (C, h, w)");
+            (evidence.shallow_clone(), Tensor::ones([1, h, w], (Kind::Float, evidence.device())), None)
+        }
     }
 }
 

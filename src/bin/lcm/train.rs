@@ -273,7 +273,7 @@ fn train_baseline(
             let rate = (step - first_step) as f64 * batch as f64 / run_started.elapsed().as_secs_f64();
             eprintln!("step {step} loss {loss:.5} {rate:.1} images/s");
         }
-        if step % args.run.checkpoint_every == 0 || interrupted.load(Ordering::SeqCst) {
+        if step % args.run.checkpoint_every == 0 || step == args.steps || interrupted.load(Ordering::SeqCst) {
             trainer.save_checkpoint(checkpoint)?;
         }
         if interrupted.load(Ordering::SeqCst) {
@@ -281,7 +281,6 @@ fn train_baseline(
             std::process::exit(130);
         }
     }
-    trainer.save_checkpoint(checkpoint)?;
     let tail = &trainer.losses[trainer.losses.len().saturating_sub(50)..];
     let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
     let summary = &mut trainer.prior.summary;
