@@ -305,36 +305,41 @@ impl Invention {
     }
 }
 
-/// The last frame's colour (colorization): its gray `(1, H, W)` and chroma `(3, H, W)` (the
-/// colour minus its gray).
-pub struct ColourMemory {
-    gray: Tensor,
-    chroma: Tensor,
+/// What the prior added to the last frame above what its evidence alone gives: colorization's
+/// colour over the gray, super-resolution's detail over the Lanczos upscale. `added` is
+/// `(3, H, W)`; `guide` `(1, H, W)` is the evidence's gray at the output's size, on which the
+/// camera's move and the scene's agreement are found.
+pub struct Addition {
+    guide: Tensor,
+    added: Tensor,
 }
 
-impl ColourMemory {
-    pub fn new(output: &Tensor, gray: &Tensor) -> Self {
-        let chroma = super::chroma(&output.to_kind(Kind::Float));
-        Self { gray: gray.to_kind(Kind::Float).to_device(output.device()), chroma }
+impl Addition {
+    /// `output` `(3, H, W)` over `base` `(1 or 3, H, W)`, what the evidence alone gives.
+    pub fn new(output: &Tensor, base: &Tensor) -> Self {
+        let base = base.to_kind(Kind::Float).to_device(output.device());
+        Self { guide: base.mean_dim(0, true, Kind::Float), added: output.to_kind(Kind::Float) - &base }
     }
 
-    /// `output` `(3, H, W)` with its chroma leaning towards the last frame's, moved with the
-    /// camera, as an invention is carried ([`Invention::carry`]: [`CARRY_WEIGHT`] where the
-    /// grays agree around a pixel, fading with their difference), so colour does not flicker
-    /// where the scene stays. The result's gray is `gray`'s only up to the caller's match.
-    pub fn carry(&self, output: &Tensor, gray: &Tensor) -> Tensor {
+    /// `output` with what it adds above `base` leaning towards what the last frame added,
+    /// moved with the camera, as an invention is carried ([`Invention::carry`]: [`CARRY_WEIGHT`]
+    /// where the guides agree around a pixel, fading with their difference): colour and detail
+    /// the evidence does not fix do not flicker where the scene stays. The caller makes the
+    /// result agree with the evidence again (match its gray, back-project).
+    pub fn carry(&self, output: &Tensor, base: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
-        let gray = gray.to_kind(Kind::Float).to_device(output.device());
-        if self.gray.size() != gray.size() || self.chroma.size() != output.size() {
+        let base = base.to_kind(Kind::Float).to_device(output.device());
+        let guide = base.mean_dim(0, true, Kind::Float);
+        if self.guide.size() != guide.size() || self.added.size() != output.size() {
             return output.shallow_clone();
         }
-        let everywhere = gray.ones_like();
-        let (dy, dx) = global_shift(&gray, &everywhere, &Past { pixels: self.gray.shallow_clone(), known: everywhere.shallow_clone() });
-        let (moved_gray, valid) = shift(&self.gray, dy, dx);
-        let (moved_chroma, _) = shift(&self.chroma, dy, dx);
-        let (alike, _) = likeness(&gray, &moved_gray, &valid);
-        let chroma = super::chroma(&output.to_kind(Kind::Float));
-        &gray + &chroma + (moved_chroma - &chroma) * (valid * alike * CARRY_WEIGHT)
+        let everywhere = guide.ones_like();
+        let (dy, dx) = global_shift(&guide, &everywhere, &Past { pixels: self.guide.shallow_clone(), known: everywhere.shallow_clone() });
+        let (moved_guide, valid) = shift(&self.guide, dy, dx);
+        let (moved_added, _) = shift(&self.added, dy, dx);
+        let (alike, _) = likeness(&guide, &moved_guide, &valid);
+        let added = output.to_kind(Kind::Float) - &base;
+        &base + &added + (moved_added - &added) * (valid * alike * CARRY_WEIGHT)
     }
 }
 
@@ -513,7 +518,7 @@ mod tests {
         let gray = frame(0, 0, 0).mean_dim(0, true, Kind::Float) * 0.8 + 0.1;
         let tint = |r: f64, b: f64| Tensor::from_slice(&[r, 0.0, b]).to_kind(Kind::Float).view([3, 1, 1]);
         let (warm, cool) = (&gray + tint(0.05, -0.05), &gray + tint(-0.05, 0.05));
-        let memory = ColourMemory::new(&warm, &gray);
+        let memory = Addition::new(&warm, &gray);
         let red = |image: &Tensor| f64::try_from((image.get(0) - image.mean_dim(0, false, Kind::Float)).mean(Kind::Float)).unwrap();
         // The same shot drawn cool this time: it stays mostly warm.
         let carried = memory.carry(&cool, &gray);
@@ -523,6 +528,27 @@ mod tests {
         let other = Tensor::rand([1, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.8 + 0.1;
         let carried = memory.carry(&(&other + tint(-0.05, 0.05)), &other);
         assert!(red(&carried) < -0.035, "a new shot took the last one's colour (red chroma {:.4})", red(&carried));
+    }
+
+    #[test]
+    fn a_still_shot_keeps_its_detail_and_a_moving_camera_takes_it_along() {
+        // Super-resolution: the same upscale, the prior's detail drawn anew each frame.
+        let upscale = frame(0, 0, 0) * 0.8 + 0.1;
+        let detail = || (Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.1;
+        let (first, second) = (detail(), detail());
+        let memory = Addition::new(&(&upscale + &first), &upscale);
+        let carried = memory.carry(&(&upscale + &second), &upscale) - &upscale;
+        let expected = &first * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
+        let error = f64::try_from((&carried - &expected).abs().mean(Kind::Float)).unwrap();
+        assert!(error < 0.002, "detail {error:.4} from 0.9 of the earlier detail");
+        // The camera pans 5 px right: the earlier detail moves with the picture.
+        let panned = frame(1, 0, 5) * 0.8 + 0.1;
+        let carried = memory.carry(&(&panned + &second), &panned) - &panned;
+        let (moved, _) = shift(&first, 0, 5);
+        let inside = |t: &Tensor| t.narrow(2, 8, 112).narrow(1, 8, 80);
+        let expected = &moved * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
+        let error = f64::try_from((inside(&carried) - inside(&expected)).abs().mean(Kind::Float)).unwrap();
+        assert!(error < 0.005, "panned detail {error:.4} from 0.9 of the moved earlier detail");
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Consecutive frames of one stream: warm start from the previous frame, a cold restart at
 //! scene cuts, and (inpainting) evidence recovered from other frames before the prior is asked,
-//! and what still had to be invented (inpainting's holes, colorization's colour) carried on
-//! from the last frame where the scene stays.
+//! and what still had to be invented (inpainting's holes, colorization's colour,
+//! super-resolution's detail) carried on from the last frame where the scene stays.
 
 use tch::{Kind, Tensor};
 
-use super::temporal::{ColourMemory, Invention, Past};
+use super::temporal::{Addition, Invention, Past};
 use super::{Engine, History, Observation, RestoreOptions, Restoration};
 use crate::degrade::Task;
 use crate::model::Model;
@@ -50,13 +50,14 @@ pub struct VideoRestorer {
     previous_evidence: Option<Tensor>,
     /// Inpainting: what the last frame invented, carried on by this one.
     invention: Option<Invention>,
-    /// Colorization: the last frame's colour, likewise.
-    colour: Option<ColourMemory>,
+    /// Colorization and super-resolution: what the prior added to the last frame above its
+    /// evidence (colour, detail), likewise.
+    addition: Option<Addition>,
 }
 
 impl VideoRestorer {
     pub fn new(options: &VideoOptions) -> Self {
-        Self { engine: Engine::new(), history: History::new(options.temporal_frames), previous_evidence: None, invention: None, colour: None }
+        Self { engine: Engine::new(), history: History::new(options.temporal_frames), previous_evidence: None, invention: None, addition: None }
     }
 
     /// Forgets every earlier frame (flush, seek, discontinuity, caps change).
@@ -65,7 +66,7 @@ impl VideoRestorer {
         self.history.clear();
         self.previous_evidence = None;
         self.invention = None;
-        self.colour = None;
+        self.addition = None;
     }
 
     /// Restores the next frame of the stream.
@@ -91,7 +92,7 @@ impl VideoRestorer {
             self.engine.reset();
             self.history.clear();
             self.invention = None;
-            self.colour = None;
+            self.addition = None;
         }
         // Later frames count only up to the next scene cut.
         let mut same_scene = 0;
@@ -122,13 +123,25 @@ impl VideoRestorer {
             }
             self.invention = Some(Invention::new(&restored.image, known));
         }
-        // Colour is carried around the evidence gray, so only when that gray is kept.
-        if let (Task::Colorize, None, true) = (obs.task, &restored.fallback, opts.keep_known) {
-            let gray = obs.evidence.to_kind(Kind::Float).to_device(restored.image.device());
-            if let Some(colour) = &self.colour {
-                restored.image = super::match_gray(&colour.carry(&restored.image, &gray), &gray);
+        // What the prior added is carried over what the evidence gives, so only when the
+        // output is made to agree with the evidence again.
+        if let (None, true) = (&restored.fallback, opts.keep_known) {
+            let evidence = obs.evidence.to_kind(Kind::Float).to_device(restored.image.device());
+            let base = match obs.task {
+                Task::Colorize => Some(evidence.shallow_clone()),
+                Task::SuperRes { .. } => Some(obs.fallback().to_device(restored.image.device())),
+                _ => None,
+            };
+            if let Some(base) = base {
+                if let Some(addition) = &self.addition {
+                    let carried = addition.carry(&restored.image, &base);
+                    restored.image = match obs.task {
+                        Task::Colorize => super::match_gray(&carried, &evidence),
+                        task => super::back_project(task, &carried.unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0),
+                    };
+                }
+                self.addition = Some(Addition::new(&restored.image, &base));
             }
-            self.colour = Some(ColourMemory::new(&restored.image, &gray));
         }
         restored
     }
