@@ -135,18 +135,29 @@ fn align(current: &Tensor, known: &Tensor, past: &Past) -> (Tensor, Tensor) {
     }
     let shifts = block_shifts(current, known, &mut moved, (gy, gx), rows, cols);
     let wanted_blocks = Vec::<f32>::try_from(wanted_blocks.flatten(0, -1)).unwrap_or_default();
-    for (i, &(by, bx)) in shifts.iter().enumerate() {
+    paste_moved_blocks(&[&aligned, &aligned_known], &shifts, cols, |i, (by, bx)| {
         if wanted_blocks.get(i).is_none_or(|&n| n == 0.0) || (by, bx) == (gy, gx) {
-            continue;
+            return None;
         }
-        let (y, x) = ((i as i64 / cols) * BLOCK, (i as i64 % cols) * BLOCK);
-        let (bh, bw) = (BLOCK.min(h - y), BLOCK.min(w - x));
-        let block = |t: &Tensor| t.narrow(1, y, bh).narrow(2, x, bw);
         let (pixels, pixels_known) = moved(by, bx);
-        block(&aligned).copy_(&block(&pixels));
-        block(&aligned_known).copy_(&block(&pixels_known));
-    }
+        Some(vec![pixels, pixels_known])
+    });
     (aligned, aligned_known)
+}
+
+/// Copies into each [`BLOCK`]-sized block of `targets` `(C, H, W)` (row-major, `cols` per row)
+/// the same block of what `moved` gives for its index and shift (one tensor per target), if it
+/// gives anything.
+fn paste_moved_blocks(targets: &[&Tensor], shifts: &[(i64, i64)], cols: i64, mut moved: impl FnMut(usize, (i64, i64)) -> Option<Vec<Tensor>>) {
+    let (_, h, w) = targets[0].size3().expect("(C, H, W)");
+    for (i, &shift) in shifts.iter().enumerate() {
+        let Some(sources) = moved(i, shift) else { continue };
+        let (y, x) = ((i as i64 / cols) * BLOCK, (i as i64 % cols) * BLOCK);
+        let block = |t: &Tensor| t.narrow(1, y, BLOCK.min(h - y)).narrow(2, x, BLOCK.min(w - x));
+        for (target, source) in targets.iter().zip(&sources) {
+            block(target).copy_(&block(source));
+        }
+    }
 }
 
 /// Sums of `(C, H, W)` over `BLOCK`-sized blocks widened by `margin` (half on each side),
@@ -356,16 +367,11 @@ impl Addition {
         let shifts = block_shifts(guide, &guide.ones_like(), &mut moved, global, rows, cols);
         let (moved_guide, valid, moved_added) = (self.guide.zeros_like(), guide.zeros_like(), self.added.zeros_like());
         let mut added_cache: HashMap<(i64, i64), Tensor> = HashMap::new();
-        for (i, &(by, bx)) in shifts.iter().enumerate() {
-            let (y, x) = ((i as i64 / cols) * BLOCK, (i as i64 % cols) * BLOCK);
-            let (bh, bw) = (BLOCK.min(h - y), BLOCK.min(w - x));
-            let block = |t: &Tensor| t.narrow(1, y, bh).narrow(2, x, bw);
-            let (g, v) = moved(by, bx);
-            let a = added_cache.entry((by, bx)).or_insert_with(|| shift(&self.added, by, bx).0);
-            block(&moved_guide).copy_(&block(&g));
-            block(&valid).copy_(&block(&v));
-            block(&moved_added).copy_(&block(a));
-        }
+        paste_moved_blocks(&[&moved_guide, &valid, &moved_added], &shifts, cols, |_, (by, bx)| {
+            let (guide, valid) = moved(by, bx);
+            let added = added_cache.entry((by, bx)).or_insert_with(|| shift(&self.added, by, bx).0);
+            Some(vec![guide, valid, added.shallow_clone()])
+        });
         (moved_guide, valid, moved_added)
     }
 }
