@@ -335,10 +335,10 @@ impl Addition {
     /// `output` with what it adds above `base` leaning towards what the last frame added,
     /// moved with the camera and, block by block, with what moves in front of it (a subject
     /// entering Big Buck Bunny from 4,800: the colour's temporal error 0.00363 → 0.00322,
-    /// benches/NOTES.md benchmark 12), as an invention is carried ([`Invention::carry`]: [`CARRY_WEIGHT`]
-    /// where the guides agree around a pixel, fading with their difference): colour and detail
-    /// the evidence does not fix do not flicker where the scene stays. The caller makes the
-    /// result agree with the evidence again (match its gray, back-project).
+    /// benches/NOTES.md benchmark 12), as an invention is carried ([`Invention::carry`]:
+    /// [`CARRY_WEIGHT`] where the guides agree around a pixel, fading with their difference):
+    /// colour and detail the evidence does not fix do not flicker where the scene stays. The
+    /// caller makes the result agree with the evidence again (match its gray, back-project).
     pub fn carry(&self, output: &Tensor, base: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
         let base = base.to_kind(Kind::Float).to_device(output.device());
