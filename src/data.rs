@@ -160,6 +160,32 @@ pub fn random_patches(frames: &[Tensor], size: i64, count: usize, seed: u64) -> 
     Ok(cut_patches(frames, None, size, count, seed, 0.0)?.0)
 }
 
+/// [`random_patches`] spread evenly over sources first (`source[i]` is frame `i`'s), then over
+/// each source's frames: a long video does not outweigh a short one or a folder of photos.
+pub fn source_balanced_patches(frames: &[Tensor], source: &[usize], size: i64, count: usize, seed: u64) -> Result<Tensor> {
+    if source.len() != frames.len() {
+        bail!("{} source indices for {} frames", source.len(), frames.len());
+    }
+    let mut by_source: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (frame, &s) in source.iter().enumerate() {
+        if frames[frame].size()[1] >= size && frames[frame].size()[2] >= size {
+            by_source.entry(s).or_default().push(frame);
+        }
+    }
+    let groups: Vec<&Vec<usize>> = by_source.values().collect();
+    if groups.is_empty() {
+        bail!("no frame is at least {size}×{size} pixels");
+    }
+    // Patch i comes from source i mod S, and from that source's frames in turn.
+    let picked: Vec<Tensor> = (0..count)
+        .map(|i| {
+            let group = groups[i % groups.len()];
+            frames[group[i / groups.len() % group.len()]].shallow_clone()
+        })
+        .collect();
+    Ok(cut_patches(&picked, None, size, count, seed, 0.0)?.0)
+}
+
 /// [`random_patches`] of frames whose known pixels are `known` (`(1, H, W)` per frame, 1 where
 /// known), with the patches' masks `(N, 1, S, S)`. A patch with less than `min_known` of its
 /// pixels known is drawn again elsewhere (up to 32 tries, then the best one seen is kept).
@@ -205,4 +231,21 @@ fn cut_patches(frames: &[Tensor], known: Option<&[Tensor]>, size: i64, count: us
     }
     let masks = known.map(|_| Tensor::stack(&masks, 0));
     Ok((Tensor::stack(&patches, 0).to_kind(Kind::Float), masks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn a_long_source_does_not_outweigh_a_short_one() {
+        // Nine frames of one source (zeros) and one frame of another (ones).
+        let frame = |v: f64| Tensor::full([3, 80, 80], v, (Kind::Float, Device::Cpu));
+        let frames: Vec<Tensor> = (0..10).map(|i| frame(if i == 9 { 1.0 } else { 0.0 })).collect();
+        let sources: Vec<usize> = (0..10).map(|i| usize::from(i == 9)).collect();
+        let share = |patches: Tensor| f64::try_from(patches.mean(Kind::Float)).unwrap();
+        assert!((share(source_balanced_patches(&frames, &sources, 64, 40, 1).unwrap()) - 0.5).abs() < 1e-6);
+        assert!((share(random_patches(&frames, 64, 40, 1).unwrap()) - 0.1).abs() < 1e-6);
+    }
 }

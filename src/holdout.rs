@@ -38,6 +38,8 @@ pub struct Sampling {
 /// Training and held-out frames of the inputs, and the record of the split.
 pub struct Split {
     pub train: Vec<Tensor>,
+    /// Which of the inputs each training frame came from (a folder is one input).
+    pub train_source: Vec<usize>,
     pub holdout: Vec<Tensor>,
     pub record: Holdout,
 }
@@ -65,10 +67,12 @@ pub fn split_frames(inputs: &[PathBuf], sampling: &Sampling) -> Result<Split> {
     if !(0.0..1.0).contains(&sampling.fraction) {
         bail!("the holdout fraction must be in [0, 1), not {}", sampling.fraction);
     }
-    let (mut train, mut holdout) = (Vec::new(), Vec::new());
+    let (mut train, mut train_source, mut holdout) = (Vec::new(), Vec::new(), Vec::new());
     let mut record = Holdout::new();
     let mut image_index = 0usize;
-    for path in &data::expand_inputs(inputs)? {
+    let files = inputs.iter().enumerate().map(|(input, path)| Ok(data::expand_inputs(std::slice::from_ref(path))?.into_iter().map(move |f| (input, f))));
+    for (input, path) in files.collect::<Result<Vec<_>>>()?.into_iter().flatten() {
+        let path = &path;
         let frames = data::load_frames(std::slice::from_ref(path), sampling.frames_per_video, sampling.frame_every)?;
         let frames: Vec<Tensor> = frames
             .iter()
@@ -85,6 +89,7 @@ pub fn split_frames(inputs: &[PathBuf], sampling: &Sampling) -> Result<Split> {
                 },
             );
             train.extend(frames[..first].iter().map(Tensor::shallow_clone));
+            train_source.resize(train.len(), input);
             holdout.extend(frames[first..].iter().map(Tensor::shallow_clone));
         } else {
             image_index += 1;
@@ -93,13 +98,14 @@ pub fn split_frames(inputs: &[PathBuf], sampling: &Sampling) -> Result<Split> {
                 holdout.extend(frames);
             } else {
                 train.extend(frames);
+                train_source.resize(train.len(), input);
             }
         }
     }
     if train.is_empty() {
         bail!("no training frames left after the holdout");
     }
-    Ok(Split { train, holdout, record })
+    Ok(Split { train, train_source, holdout, record })
 }
 
 /// Frames of `inputs` fair to evaluate a model on: held-out frames of its training sources

@@ -76,6 +76,8 @@ pub struct TrainingSummary {
     pub adapted_from: Option<String>,
     pub holdout: Holdout,
     pub patches: usize,
+    /// Whether the patches were spread evenly over the inputs (`lcm train --balance-sources`).
+    pub balanced_sources: bool,
     pub steps: usize,
     pub train_config: Option<TrainConfig>,
     /// Mean loss of the last 50 steps.

@@ -72,6 +72,10 @@ pub struct Args {
     /// Training patches cut from the frames (each gets its own φ).
     #[arg(long, default_value_t = 1000, value_parser = parse_positive)]
     patches: usize,
+    /// Spread the patches evenly over the --data inputs (a folder counts as one) before their
+    /// frames, so a long video does not outweigh the other sources.
+    #[arg(long)]
+    balance_sources: bool,
     /// Optimiser of the generator θ.
     #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
     optimizer: OptimizerArg,
@@ -154,6 +158,14 @@ fn append_health(path: &std::path::Path, step: usize, h: &Health) -> Result<()> 
     Ok(())
 }
 
+fn training_patches(args: &Args, split: &holdout::Split, size: i64) -> Result<Tensor> {
+    if args.balance_sources {
+        data::source_balanced_patches(&split.train, &split.train_source, size, args.patches, args.run.seed)
+    } else {
+        data::random_patches(&split.train, size, args.patches, args.run.seed)
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let checkpoint = sibling(&args.out, ".ckpt.safetensors");
     for path in [&args.out, &checkpoint] {
@@ -175,7 +187,7 @@ pub fn run(args: Args) -> Result<()> {
         LatentArg::Ae => return train_baseline(&args, VectorKind::Autoencoder, split, &checkpoint, device, started),
         LatentArg::WganGp => return train_baseline(&args, VectorKind::WganGp, split, &checkpoint, device, started),
     };
-    let patches = data::random_patches(&split.train, config.image_size, args.patches, args.run.seed)?;
+    let patches = training_patches(&args, &split, config.image_size)?;
     // Fixed clean held-out patches for the representation PSNR (none without a holdout).
     let other_sources: Vec<Tensor> = data::load_frames(&args.health_data, args.frames_per_video, args.frame_every)?
         .iter()
@@ -217,6 +229,7 @@ pub fn run(args: Args) -> Result<()> {
             data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
             holdout: split.record,
             patches: args.patches,
+            balanced_sources: args.balance_sources,
             ..Default::default()
         };
         Trainer::new(model, patches, train_config)?
@@ -248,7 +261,7 @@ fn train_baseline(
     started: Instant,
 ) -> Result<()> {
     let config = VectorConfig::new(kind, args.baseline_width as i64);
-    let patches = data::random_patches(&split.train, config.image_size, args.patches, args.run.seed)?;
+    let patches = training_patches(&args, &split, config.image_size)?;
     let batch = args.batch as i64;
     let mut trainer = if args.run.resume && checkpoint.exists() {
         eprintln!("lcm: resuming from {}", checkpoint.display());
@@ -259,6 +272,7 @@ fn train_baseline(
             data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
             holdout: split.record,
             patches: args.patches,
+            balanced_sources: args.balance_sources,
             ..Default::default()
         };
         VectorTrainer::new(prior, patches.shallow_clone(), batch, args.run.seed)?
