@@ -239,14 +239,15 @@ fn missing_or_corrupt_models_fail_the_state_change_with_the_file_name() {
 #[test]
 fn odd_sizes_and_formats_give_correct_output() {
     init();
-    for (w, h, element, out_w, out_h) in [
-        (1, 1, "lcmsuperres scale=2", 2, 2),
-        (7, 5, "lcminpaint mask-rect=1,1,3,2", 7, 5),
-        (7, 5, "lcmcolorize", 7, 5),
-        (1921, 1081, "lcminpaint mask-rect=900,500,40,30", 1921, 1081),
+    // A 1×1 SMPTE frame is one black pixel, which restores to black: that case is white.
+    for (w, h, element, out_w, out_h, pattern) in [
+        (1, 1, "lcmsuperres scale=2", 2, 2, "white"),
+        (7, 5, "lcminpaint mask-rect=1,1,3,2", 7, 5, "smpte"),
+        (7, 5, "lcmcolorize", 7, 5, "smpte"),
+        (1921, 1081, "lcminpaint mask-rect=900,500,40,30", 1921, 1081, "smpte"),
     ] {
         let outputs = collect_outputs(&format!(
-            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=BGRx,width={w},height={h} ! \
+            "videotestsrc num-buffers=1 pattern={pattern} ! video/x-raw,format=BGRx,width={w},height={h} ! \
              {element} iterations=1 model={} device=cpu ! video/x-raw,format=BGRx ! appsink name=sink",
             model()
         ))
