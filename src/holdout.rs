@@ -70,9 +70,11 @@ pub fn split_frames(inputs: &[PathBuf], sampling: &Sampling) -> Result<Split> {
     let (mut train, mut train_source, mut holdout) = (Vec::new(), Vec::new(), Vec::new());
     let mut record = Holdout::new();
     let mut image_index = 0usize;
-    let files = inputs.iter().enumerate().map(|(input, path)| Ok(data::expand_inputs(std::slice::from_ref(path))?.into_iter().map(move |f| (input, f))));
-    for (input, path) in files.collect::<Result<Vec<_>>>()?.into_iter().flatten() {
-        let path = &path;
+    let mut files = Vec::new();
+    for (input, path) in inputs.iter().enumerate() {
+        files.extend(data::expand_inputs(std::slice::from_ref(path))?.into_iter().map(|file| (input, file)));
+    }
+    for (input, path) in &files {
         let frames = data::load_frames(std::slice::from_ref(path), sampling.frames_per_video, sampling.frame_every)?;
         let frames: Vec<Tensor> = frames
             .iter()
@@ -89,7 +91,7 @@ pub fn split_frames(inputs: &[PathBuf], sampling: &Sampling) -> Result<Split> {
                 },
             );
             train.extend(frames[..first].iter().map(Tensor::shallow_clone));
-            train_source.resize(train.len(), input);
+            train_source.resize(train.len(), *input);
             holdout.extend(frames[first..].iter().map(Tensor::shallow_clone));
         } else {
             image_index += 1;
@@ -98,7 +100,7 @@ pub fn split_frames(inputs: &[PathBuf], sampling: &Sampling) -> Result<Split> {
                 holdout.extend(frames);
             } else {
                 train.extend(frames);
-                train_source.resize(train.len(), input);
+                train_source.resize(train.len(), *input);
             }
         }
     }
