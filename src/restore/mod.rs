@@ -445,7 +445,6 @@ pub(crate) fn back_project(task: Task, images: &Tensor, evidence: &Tensor) -> Te
     x.clamp(0.0, 1.0)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
