@@ -5,7 +5,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::temporal::{Addition, Invention, Past};
+use super::temporal::{Addition, Carry, Invention, Past};
 use super::{Engine, History, Observation, RestoreOptions, Restoration};
 use crate::degrade::Task;
 use crate::model::Model;
@@ -128,11 +128,11 @@ impl VideoRestorer {
         if let (None, true) = (&restored.fallback, opts.keep_known) {
             let evidence = obs.evidence.to_kind(Kind::Float).to_device(restored.image.device());
             let base = match obs.task {
-                Task::Colorize => Some(evidence.shallow_clone()),
-                Task::SuperRes { .. } => Some(obs.fallback().to_device(restored.image.device())),
+                Task::Colorize => Some((evidence.shallow_clone(), Carry::Hold)),
+                Task::SuperRes { .. } => Some((obs.fallback().to_device(restored.image.device()), Carry::Lean)),
                 _ => None,
             };
-            if let Some(base) = base {
+            if let Some((base, carry)) = base {
                 if let Some(addition) = &self.addition {
                     let carried = addition.carry(&restored.image, &base);
                     restored.image = match obs.task {
@@ -140,7 +140,7 @@ impl VideoRestorer {
                         task => super::back_project(task, &carried.unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0),
                     };
                 }
-                self.addition = Some(Addition::new(&restored.image, &base));
+                self.addition = Some(Addition::new(&restored.image, &base, carry));
             }
         }
         restored
