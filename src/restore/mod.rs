@@ -341,14 +341,33 @@ pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor,
         (Task::Inpaint, Some(mask)) => {
             let mask = mask.to_device(evidence.device()).to_kind(Kind::Float);
             let fill = fill.get_or_insert_with(|| baselines::hole_fill(evidence, &mask));
-            evidence * &mask + fill_with_detail(&image, fill) * (1.0 - &mask)
+            let invented = fill_with_detail(&image, fill);
+            let invented = if has_no_colour(&(evidence * &mask)) { gray_of(&invented) } else { invented };
+            evidence * &mask + invented * (1.0 - &mask)
         }
         (Task::Colorize, _) => match_gray(&calm_colour(&image, evidence), evidence),
         (task @ Task::SuperRes { .. }, _) => {
-            back_project(task, &detail_where_evidence_varies(&image, evidence).unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0)
+            let image = back_project(task, &detail_where_evidence_varies(&image, evidence).unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0);
+            if has_no_colour(evidence) { gray_of(&image) } else { image }
         }
         _ => image,
     }
+}
+
+/// Whether `(3, h, w)` evidence (known pixels; missing ones zeroed) is black and white: every
+/// pixel's channels within [`GRAY_SPREAD`] of each other (decoded and compressed monochrome
+/// footage is rarely exact). What the prior adds to such footage is kept black and white too:
+/// its renders carry a faint colour (the B/W cube clip, ×4: mean |chroma| 0.0004, up to 0.012).
+fn has_no_colour(evidence: &Tensor) -> bool {
+    evidence.size()[0] == 3 && f64::try_from((evidence.amax([0], false) - evidence.amin([0], false)).max()).is_ok_and(|spread| spread <= GRAY_SPREAD)
+}
+
+/// Largest channel spread (0–1) of a pixel that still counts as gray: three 8-bit levels.
+const GRAY_SPREAD: f64 = 3.0 / 255.0;
+
+/// `(3, H, W)` with each pixel's channels set to their mean.
+fn gray_of(image: &Tensor) -> Tensor {
+    image.mean_dim(0, true, Kind::Float).expand_as(image).copy()
 }
 
 /// A super-resolved render whose detail above the Lanczos upscale of the evidence `(3, h, w)` is
@@ -463,5 +482,30 @@ mod tests {
         let part = |t: &Tensor, x: i64| f64::try_from(t.narrow(2, x, 96).abs().mean(Kind::Float)).unwrap();
         assert!(part(&kept, 0) < 1e-4, "texture added on flat evidence: {}", part(&kept, 0));
         assert!((part(&kept, 160) - part(&texture, 160)).abs() < 1e-4, "texture on varying evidence not kept");
+    }
+
+    #[test]
+    fn black_and_white_footage_gets_no_colour_from_the_prior() {
+        tch::manual_seed(4);
+        let spread = |t: &Tensor| f64::try_from((t.amax([0], false) - t.amin([0], false)).max()).unwrap();
+        let tinted = |h: i64, w: i64| Tensor::rand([3, h, w], (Kind::Float, Device::Cpu)) * 0.6 + 0.2;
+        let opts = RestoreOptions::default();
+        // A gray frame one level of noise apart per channel, with a hole filled with colour.
+        let gray = Tensor::rand([1, 64, 96], (Kind::Float, Device::Cpu)).expand([3, 64, 96], false)
+            + Tensor::rand([3, 64, 96], (Kind::Float, Device::Cpu)) / 255.0;
+        let known = crate::mask::rect(64, 96, 30, 20, 36, 24);
+        let red = Tensor::from_slice(&[1.0f32, 0.0, 0.0]).view([3, 1, 1]);
+        let damaged: Tensor = &gray * &known + (1.0 - &known) * red;
+        let obs = Observation::inpaint(damaged.shallow_clone(), known.shallow_clone());
+        let restored = keep_evidence(&obs, &(&damaged * &known), tinted(64, 96), &mut None, &opts);
+        assert!(spread(&(&restored * (1.0 - &known))) < 1e-6, "the hole of a gray frame came back coloured");
+        assert!(restored.equal(&(&restored * (1.0 - &known) + &damaged * &known)), "known pixels changed");
+        let small = gray.narrow(1, 0, 16).narrow(2, 0, 24);
+        let restored = keep_evidence(&Observation::superres(small.shallow_clone(), 4), &small, tinted(64, 96), &mut None, &opts);
+        assert!(spread(&restored) < 1e-6, "a gray frame was enlarged in colour");
+        // Colour footage keeps the prior's colour.
+        let colour = tinted(16, 24);
+        let restored = keep_evidence(&Observation::superres(colour.shallow_clone(), 4), &colour, tinted(64, 96), &mut None, &opts);
+        assert!(spread(&restored) > 0.1, "colour footage lost its colour");
     }
 }
