@@ -355,8 +355,9 @@ impl Addition {
     /// `output` with what it adds above `base` leaning towards what the last frame added (as
     /// [`Carry`] says), moved with the camera and, block by block, with what moves in front of
     /// it (a subject entering Big Buck Bunny from 4,800: the colour's temporal error 0.00363 →
-    /// 0.00322, benches/NOTES.md benchmark 12): colour and detail the evidence does not fix do
-    /// not flicker where the scene stays. The caller makes the result agree with the evidence
+    /// 0.00322, benches/NOTES.md benchmark 12), each pixel by whichever of its block's move, the
+    /// camera's or none fits it best (benchmark 14): colour and detail the evidence does not fix
+    /// do not flicker where the scene stays. The caller makes the result agree with the evidence
     /// again (match its gray, back-project).
     pub fn carry(&self, output: &Tensor, base: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
@@ -368,7 +369,20 @@ impl Addition {
         let everywhere = guide.ones_like();
         let (dy, dx) = global_shift(&guide, &everywhere, &Past { pixels: self.guide.shallow_clone(), known: everywhere.shallow_clone() });
         let (moved_guide, valid, moved_added) = self.moved_by_blocks(&guide, (dy, dx));
-        let (alike, _) = likeness(&guide, &moved_guide, &valid);
+        let (mut alike, _) = likeness(&guide, &moved_guide, &valid);
+        let (mut valid, mut moved_added) = (valid, moved_added);
+        // Pixel by pixel, the camera's move or none where either fits better than the block's:
+        // a block that a walker dominates moves the still background beside him too.
+        let mut moves = vec![(dy, dx), (0, 0)];
+        moves.dedup();
+        for (my, mx) in moves {
+            let (moved_guide, moved_valid) = shift(&self.guide, my, mx);
+            let (this_alike, _) = likeness(&guide, &moved_guide, &moved_valid);
+            let better = this_alike.gt_tensor(&alike);
+            moved_added = shift(&self.added, my, mx).0.where_self(&better, &moved_added);
+            valid = moved_valid.where_self(&better, &valid);
+            alike = this_alike.where_self(&better, &alike);
+        }
         let added = output.to_kind(Kind::Float) - &base;
         let weight = match self.carry {
             Carry::Lean => alike * CARRY_WEIGHT,
@@ -613,6 +627,27 @@ mod tests {
         let expected = Tensor::cat(&[first.narrow(2, 0, 64), moved.narrow(2, 64, 64)], 2) * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
         let error = f64::try_from((inside(&carried) - inside(&expected)).abs().mean(Kind::Float)).unwrap();
         assert!(error < 0.005, "detail {error:.4} from 0.9 of the earlier detail moved with each half");
+    }
+
+    #[test]
+    fn a_still_background_keeps_its_detail_beside_a_subject_that_moves_its_block() {
+        // A faint still background; a strong 18 px square in the corner of one 32 px block moves
+        // 3 px right, pulling that block's move with it.
+        let square = |x: i64| {
+            let image = frame(0, 0, 0) * 0.04 + 0.4;
+            let pattern = frame(0, 0, 0).narrow(1, 0, 18).narrow(2, 0, 18) * 0.8 + 0.1;
+            image.narrow(1, 32, 18).narrow(2, x, 18).copy_(&pattern);
+            image
+        };
+        let (before, after) = (square(32), square(35));
+        let detail = || (Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.1;
+        let (first, second) = (detail(), detail());
+        let carried = Addition::new(&(&before + &first), &before, Carry::Lean).carry(&(&after + &second), &after) - &after;
+        // The block's still rows 8 px and more below the square keep their own detail.
+        let below = |t: &Tensor| t.narrow(1, 58, 6).narrow(2, 32, 32);
+        let expected = &first * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
+        let error = f64::try_from((below(&carried) - below(&expected)).abs().mean(Kind::Float)).unwrap();
+        assert!(error < 0.006, "the still background's detail is {error:.4} from 0.9 of its own");
     }
 
     #[test]
