@@ -368,9 +368,8 @@ impl Addition {
         }
         let everywhere = guide.ones_like();
         let (dy, dx) = global_shift(&guide, &everywhere, &Past { pixels: self.guide.shallow_clone(), known: everywhere.shallow_clone() });
-        let (moved_guide, valid, moved_added) = self.moved_by_blocks(&guide, (dy, dx));
+        let (moved_guide, mut valid, mut moved_added) = self.moved_by_blocks(&guide, (dy, dx));
         let (mut alike, _) = likeness(&guide, &moved_guide, &valid);
-        let (mut valid, mut moved_added) = (valid, moved_added);
         // Pixel by pixel, the camera's move or none where either fits better than the block's:
         // a block that a walker dominates moves the still background beside him too.
         let mut moves = vec![(dy, dx), (0, 0)];
