@@ -38,9 +38,12 @@ pub fn hole_fill(image: &Tensor, mask: &Tensor) -> Tensor {
 const MARCH_REACH: f64 = 32.0;
 
 /// Chessboard distance `(1, H, W)` of each pixel to the nearest pixel `mask` `(1, H, W)` marks
-/// known (0 on them), counted up to `cap`.
+/// known (0 on them), counted up to `cap`. Only the damage's box and a one-pixel ring of known
+/// pixels around it are dilated: no nearer known pixel lies beyond that ring.
 fn distance_to_known(mask: &Tensor, cap: i64) -> Tensor {
-    let mut reached = mask.to_kind(Kind::Float).ge(0.5).to_kind(Kind::Float);
+    let distances = mask.to_kind(Kind::Float).zeros_like();
+    let Some(region) = crate::restore::missing_region(mask, 1) else { return distances };
+    let mut reached = crate::restore::crop(mask, region).to_kind(Kind::Float).ge(0.5).to_kind(Kind::Float);
     let mut distance = reached.ones_like() * cap as f64;
     let _ = distance.masked_fill_(&reached.ge(0.5), 0.0);
     for d in 1..cap {
@@ -51,7 +54,8 @@ fn distance_to_known(mask: &Tensor, cap: i64) -> Tensor {
         distance = distance.where_self(&(&grown - &reached).lt(0.5), &Tensor::from(d as f32).to_device(mask.device()));
         reached = grown;
     }
-    distance
+    crate::restore::crop(&distances, region).copy_(&distance);
+    distances
 }
 
 /// Neighbourhood radius of the marching fill in the engine (OpenCV's examples use 3 too).
