@@ -431,14 +431,25 @@ fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
 }
 
 /// A hole's content: the classical `fill` carries its colours and shading, the prior's
-/// render adds only its detail (its difference from a blurred copy). The render's own low
-/// frequencies inside a hole are the weakest thing it has: on moving dirt (3 frames of two clips,
-/// benches/NOTES.md) trusting the render near the hole's edge gave LPIPS 0.0291 / 0.0081 where
-/// the fill plus its detail gives 0.0023 / 0.0047, and on 128×96 holes rendering a half-resolution
-/// restoration instead of the fill was worse still.
+/// render adds only its detail (its difference from a blurred copy), and only where the render
+/// agrees with the fill at a coarse scale: where it does not, it has drawn something other than
+/// what the fill holds, and its detail belongs to that (on a face, the dark background's edge
+/// drawn as grainy streaks across the cheek). The render's own low frequencies inside a hole are
+/// the weakest thing it has: on moving dirt (3 frames of two clips, benches/NOTES.md) trusting
+/// the render near the hole's edge gave LPIPS 0.0291 / 0.0081 where the fill plus its detail
+/// gives 0.0023 / 0.0047, and on 128×96 holes rendering a half-resolution restoration instead of
+/// the fill was worse still.
 fn fill_with_detail(render: &Tensor, fill: &Tensor) -> Tensor {
-    fill + (render - gaussian_blur(render, 2.0))
+    let disagreement = (gaussian_blur(render, 4.0) - gaussian_blur(fill, 4.0)).abs().mean_dim(0, true, Kind::Float);
+    let trust = 1.0 / (1.0 + (disagreement / DETAIL_AGREEMENT).square());
+    fill + (render - gaussian_blur(render, 2.0)) * trust
 }
+
+/// Mean channel difference between the render and the fill (both blurred with σ = 4 px) at which
+/// a hole keeps half of the render's detail. Chosen among 0.03, 0.05, 0.1 and no limit on the
+/// tuning clips' holes and a 720×528 face's 180×132 hole, where the full detail had lost to
+/// OpenCV's Telea (LPIPS 0.391 against 0.374; benches/NOTES.md, benchmark 15).
+const DETAIL_AGREEMENT: f64 = 0.05;
 
 /// Moves each pixel's colour so its channel mean is exactly the evidence gray while staying in
 /// [0, 1]: darker pixels are scaled towards black, brighter ones towards white.
@@ -507,5 +518,21 @@ mod tests {
         let colour = tinted(16, 24);
         let restored = keep_evidence(&Observation::superres(colour.shallow_clone(), 4), &colour, tinted(64, 96), &mut None, &opts);
         assert!(spread(&restored) > 0.1, "colour footage lost its colour");
+    }
+
+    #[test]
+    fn a_hole_takes_the_renders_detail_only_where_the_render_agrees_with_the_fill() {
+        tch::manual_seed(5);
+        let fill = Tensor::full([3, 64, 128], 0.5, (Kind::Float, Device::Cpu));
+        let texture = (Tensor::rand([1, 64, 128], (Kind::Float, Device::Cpu)) - 0.5).expand([3, 64, 128], false) * 0.2;
+        // The left half renders the fill's shading with texture on it, the right half something
+        // 0.3 darker: a different content, whose texture is not the hole's.
+        let offset = Tensor::cat(&[Tensor::zeros([3, 64, 64], (Kind::Float, Device::Cpu)), Tensor::full([3, 64, 64], -0.3, (Kind::Float, Device::Cpu))], 2);
+        let render = &fill + &texture + offset;
+        let detail = fill_with_detail(&render, &fill) - &fill;
+        let wanted = &texture - gaussian_blur(&texture, 2.0);
+        let part = |t: &Tensor, x: i64| f64::try_from(t.narrow(1, 16, 32).narrow(2, x, 32).abs().mean(Kind::Float)).unwrap();
+        assert!(part(&(&detail - &wanted), 16) < 0.05 * part(&wanted, 16), "the agreeing render's detail was not kept");
+        assert!(part(&detail, 80) < 0.05 * part(&wanted, 80), "the disagreeing render's detail was kept: {}", part(&detail, 80));
     }
 }
