@@ -463,9 +463,10 @@ impl History {
 
     /// The recovery on a region of the frame (`pixels`, `known` are that region of `full`).
     /// Frames as far before as after this one are taken together: where both show a missing
-    /// pixel it gets their mean, which halves the other frames' own noise on still content and
-    /// lands between the two moments on moving content (dirt, 6 frames of seven clips: +0.7 to
-    /// +2.4 dB on all but a flat cartoon already at 65 dB; benches/NOTES.md, benchmark 15).
+    /// pixel it gets their mean, which halves the variance of those frames' own noise on still
+    /// content and lands between the two moments on moving content (dirt, 6 frames of seven
+    /// clips: +0.7 to +2.4 dB on five, street +0.03, a flat cartoon already at 65 dB −2.4;
+    /// benches/NOTES.md, benchmark 15).
     fn recover_in(&self, pixels: &Tensor, known: &Tensor, upcoming: &[Past], full: &Tensor, region: (i64, i64, i64, i64)) -> (Tensor, Tensor) {
         let mut evidence = pixels.copy();
         let mut now_known = known.copy();
