@@ -341,9 +341,14 @@ pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor,
         (Task::Inpaint, Some(mask)) => {
             let mask = mask.to_device(evidence.device()).to_kind(Kind::Float);
             let fill = fill.get_or_insert_with(|| baselines::hole_fill(evidence, &mask));
-            let invented = fill_with_detail(&image, fill);
-            let invented = if has_no_colour(&(evidence * &mask)) { gray_of(&invented) } else { invented };
-            evidence * &mask + invented * (1.0 - &mask)
+            let kept = evidence * &mask;
+            // Only the damage, and what reaches it through the blurs, is worked on.
+            let Some(region) = missing_region(&mask, DETAIL_REACH) else { return kept };
+            let invented = fill_with_detail(&crop(&image, region), &crop(fill, region));
+            let invented = if has_no_colour(&kept) { gray_of(&invented) } else { invented };
+            let mut hole = crop(&kept, region);
+            hole.copy_(&(&hole + invented * (1.0 - crop(&mask, region))));
+            kept
         }
         (Task::Colorize, _) => match_gray(&calm_colour(&image, evidence), evidence),
         (task @ Task::SuperRes { .. }, _) => {
@@ -440,10 +445,15 @@ fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
 /// gives 0.0023 / 0.0047, and on 128×96 holes rendering a half-resolution restoration instead of
 /// the fill was worse still.
 fn fill_with_detail(render: &Tensor, fill: &Tensor) -> Tensor {
-    let disagreement = (gaussian_blur(render, 4.0) - gaussian_blur(fill, 4.0)).abs().mean_dim(0, true, Kind::Float);
+    let disagreement = (gaussian_blur(render, AGREEMENT_SIGMA) - gaussian_blur(fill, AGREEMENT_SIGMA)).abs().mean_dim(0, true, Kind::Float);
     let trust = 1.0 / (1.0 + (disagreement / DETAIL_AGREEMENT).square());
     fill + (render - gaussian_blur(render, 2.0)) * trust
 }
+
+/// Blur at which [`fill_with_detail`] compares the render with the fill, and how far from the
+/// damage its blurs reach (at least their radius, 3σ rounded up).
+const AGREEMENT_SIGMA: f64 = 4.0;
+const DETAIL_REACH: i64 = (3.0 * AGREEMENT_SIGMA) as i64 + 1;
 
 /// Mean channel difference between the render and the fill (both blurred with σ = 4 px) at which
 /// a hole keeps half of the render's detail. Chosen among 0.03, 0.05, 0.1 and no limit on the
