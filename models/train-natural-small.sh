@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the shipped models (LCM and its GLO twin, then the autoencoder and WGAN-GP baselines) on
+# Trains the shipped models (LCM and its GLO twin, LCM's exemplars, then the autoencoder and WGAN-GP baselines) on
 # real footage. Resumable: run it again after an interruption and each run continues from its
 # checkpoint.
 #   models/train-natural-small.sh [STEPS] [WGAN_STEPS]
@@ -18,6 +18,8 @@ lcm=(--steps-per-batch 5 --steps "$steps")
 ./target/release/lcm train "${common[@]}" "${lcm[@]}" --out models/natural-small.safetensors > data/train-lcm.log 2>&1 &
 ./target/release/lcm train "${common[@]}" "${lcm[@]}" --latent glo --out models/natural-small-glo.safetensors > data/train-glo.log 2>&1 &
 wait
+# The exemplars inpainting starts from (512 φ fitted to training patches).
+./target/release/lcm exemplars --model models/natural-small.safetensors --out models/natural-small.safetensors --half --device cpu
 # The baselines one after the other, one thread each (one WGAN-GP step is five critic steps).
 ./target/release/lcm train "${common[@]}" --latent ae --steps "$steps" --out models/natural-small-ae.safetensors > data/train-ae.log 2>&1
 ./target/release/lcm train "${common[@]}" --latent wgan-gp --steps "$wgan_steps" --out models/natural-small-wgan-gp.safetensors > data/train-wgan.log 2>&1

@@ -135,6 +135,26 @@ pub fn evaluation_frames(inputs: &[PathBuf], trained_on: &[String], record: &Hol
     Ok(frames)
 }
 
+/// The frames that trained a model on `trained_on` (sampled as in training): the counterpart of
+/// [`evaluation_frames`].
+pub fn training_frames(trained_on: &[String], record: &Holdout) -> Result<Vec<Tensor>> {
+    let sources: Vec<PathBuf> = trained_on.iter().map(PathBuf::from).collect();
+    let mut frames = Vec::new();
+    for path in data::expand_inputs(&sources)? {
+        match record.get(&source_key(&path)) {
+            Some(SourceSplit::Video { first_held_out_frame, frame_every, .. }) => {
+                frames.extend(data::load_frames(std::slice::from_ref(&path), *first_held_out_frame, *frame_every)?);
+            }
+            Some(SourceSplit::Image { held_out: true }) => {}
+            _ => frames.extend(data::load_frames(std::slice::from_ref(&path), 1, 1)?),
+        }
+    }
+    if frames.is_empty() {
+        bail!("none of the model's training frames could be read");
+    }
+    Ok(frames)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

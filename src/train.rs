@@ -169,7 +169,7 @@ pub fn restore_patches(
     let device = frozen.device();
     let truth = patches.to_device(device).to_kind(Kind::Float);
     let y = tch::no_grad(|| task.degrade(&truth));
-    let phi = frozen.initial_phi(y.size()[0], 0);
+    let phi = frozen.map_setup(task).start(frozen, &y, &y.ones_like(), 0);
     let mut map = crate::restore::MapOptimizer::new(frozen, task, y.shallow_clone(), y.ones_like(), phi, Optimizer::Adam, learning_rate);
     tch::with_grad(|| {
         for _ in 0..steps {
@@ -182,6 +182,33 @@ pub fn restore_patches(
         renders = crate::restore::back_project(task, &renders, &y);
     }
     (mean_psnr(&renders, &truth), perceptual.map(|metric| metric.lpips(&renders, &truth)))
+}
+
+/// φ fitted to each of `patches` `(K, 3, S, S)` by MAP from the seed φ (`steps` Adam steps at
+/// restoration's learning rate, every pixel known, 64 patches at a time): the exemplars a
+/// restoration starts its tiles from ([`Model::exemplars`]). `progress` sees the patches done.
+pub fn fit_exemplars(frozen: &Model, patches: &Tensor, steps: usize, mut progress: impl FnMut(i64)) -> Tensor {
+    let device = frozen.device();
+    let learning_rate = crate::restore::RestoreOptions::default().learning_rate;
+    let mut done = 0;
+    let fitted: Vec<Tensor> = patches
+        .split(64, 0)
+        .iter()
+        .map(|chunk| {
+            let y = chunk.to_device(device).to_kind(Kind::Float);
+            let phi = frozen.initial_phi(y.size()[0], 0);
+            let mut map = crate::restore::MapOptimizer::new(frozen, crate::Task::Inpaint, y.shallow_clone(), y.ones_like(), phi, Optimizer::Adam, learning_rate);
+            tch::with_grad(|| {
+                for _ in 0..steps {
+                    let _ = map.step();
+                }
+            });
+            done += y.size()[0];
+            progress(done);
+            map.phi.detach()
+        })
+        .collect();
+    Tensor::cat(&fitted, 0)
 }
 
 pub struct Trainer {

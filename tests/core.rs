@@ -286,17 +286,47 @@ fn broken_model_files_give_clear_errors() {
     let mismatched = common::temp_path("mismatched.safetensors");
     tensor_file::save(&mismatched, &tensors.into_iter().collect::<Vec<_>>(), meta, false).unwrap();
     let missing = common::temp_path("does-not-exist.safetensors");
+    let (mut tensors, meta) = tensor_file::load(&path, Device::Cpu).unwrap();
+    tensors.insert("exemplars".into(), Tensor::zeros([4, 7], (Kind::Float, Device::Cpu)));
+    let bad_exemplars = common::temp_path("bad-exemplars.safetensors");
+    tensor_file::save(&bad_exemplars, &tensors.into_iter().collect::<Vec<_>>(), meta, false).unwrap();
 
     for (file, expected) in [
         (&truncated, "damaged or truncated"),
         (&random, "not a safetensors file"),
         (&foreign, "no lcm metadata"),
         (&mismatched, "has shape"),
+        (&bad_exemplars, "exemplars have shape"),
         (&missing, "cannot read"),
     ] {
         let err = format!("{:#}", Model::load(file, Device::Cpu).err().expect("loading must fail"));
         assert!(err.contains(expected), "{}: '{err}' should mention '{expected}'", file.display());
     }
+}
+
+#[test]
+fn restoration_starts_each_tile_from_the_exemplar_its_weighted_evidence_fits() {
+    let mut model = Model::new(ModelConfig::tiny(), Device::Cpu, 7).unwrap();
+    let exemplars = model.initial_phi(6, 21);
+    model.exemplars = Some(exemplars.shallow_clone());
+    let path = common::temp_path("exemplars.safetensors");
+    model.save(&path, false).unwrap();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
+    assert!(model.exemplars.as_ref().is_some_and(|e| e.equal(&exemplars)), "the file lost its exemplars");
+    let renders = tch::no_grad(|| model.render(&exemplars, false));
+    let s = model.config.image_size;
+    // Tile 0 shows exemplar 4 where known and exemplar 1 in a hole (most of it) that weighs nothing; tile 1
+    // is exemplar 2 throughout.
+    let known = lcm::mask::rect(s, s, 2, 2, 3 * s / 4, 3 * s / 4).unsqueeze(0);
+    let y = Tensor::cat(&[renders.get(4).unsqueeze(0) * &known + renders.get(1).unsqueeze(0) * (1.0 - &known), renders.narrow(0, 2, 1)], 0);
+    let w = Tensor::cat(&[known.shallow_clone(), known.ones_like()], 0);
+    let start = model.map_setup(Task::Inpaint).start(&model, &y, &w, 0);
+    assert!(start.get(0).equal(&exemplars.get(4)) && start.get(1).equal(&exemplars.get(2)), "inpainting started from the wrong exemplars");
+    // Super-resolution starts from the seed φ: the evidence leaves the detail open.
+    let sr = Task::SuperRes { scale: 4 };
+    let small = tch::no_grad(|| sr.degrade(&renders.narrow(0, 3, 1)));
+    let start = model.map_setup(sr).start(&model, &small, &small.ones_like(), 0);
+    assert!(start.equal(&model.initial_phi(1, 0)), "super-resolution did not start from the seed φ");
 }
 
 #[test]

@@ -38,6 +38,9 @@ pub struct Model {
     pub noise: Tensor,
     /// What training recorded (data, holdout, recipe, loss); empty for a new model.
     pub summary: TrainingSummary,
+    /// `(K, |φ|)`: φ fitted to K training patches (`lcm exemplars`). Restoration starts a tile
+    /// from the one whose render fits its evidence best instead of from the seed φ.
+    pub exemplars: Option<Tensor>,
     /// The MAP steps' constants per task, built on first use (see [`Model::map_setup`]).
     map_setups: RefCell<HashMap<Task, MapSetup>>,
 }
@@ -59,7 +62,7 @@ impl Model {
         let mut rng = SplitMix64::new(seed ^ 0x5EED_0F_5A17);
         let noise: Vec<f32> = (0..config.noise_channels * n * n).map(|_| (rng.next_f64() * NOISE_SCALE) as f32).collect();
         let noise = Tensor::from_slice(&noise).view([1, config.noise_channels, n, n]).to_device(device);
-        Ok(Self { config, latent, generator, vars, noise, summary: TrainingSummary::default(), map_setups: RefCell::default() })
+        Ok(Self { config, latent, generator, vars, noise, summary: TrainingSummary::default(), exemplars: None, map_setups: RefCell::default() })
     }
 
     pub fn device(&self) -> Device {
@@ -85,7 +88,7 @@ impl Model {
         self.generator.forward_t(&self.latent.forward(&self.noise, phi), train)
     }
 
-    /// Seeded φ rows, the starting point of restoration.
+    /// Seeded φ rows, the starting point of restoration without exemplars.
     pub fn initial_phi(&self, n: i64, seed: u64) -> Tensor {
         self.latent.init(n, seed, self.device())
     }
@@ -105,6 +108,9 @@ impl Model {
         let mut named: Vec<(String, Tensor)> =
             self.vars.variables().into_iter().map(|(k, v)| (format!("generator.{k}"), v)).collect();
         named.push(("noise".into(), self.noise.shallow_clone()));
+        if let Some(exemplars) = &self.exemplars {
+            named.push(("exemplars".into(), exemplars.shallow_clone()));
+        }
         named.sort_by(|a, b| a.0.cmp(&b.0));
         named
     }
@@ -163,6 +169,12 @@ impl Model {
             bail!("noise has shape {:?}, the config needs {:?}", noise.size(), model.noise.size());
         }
         model.noise = noise.to_device(device);
+        if let Some(exemplars) = tensors.remove("exemplars") {
+            if exemplars.dim() != 2 || exemplars.size()[1] != model.latent.param_count() {
+                bail!("exemplars have shape {:?}, the config needs (K, {})", exemplars.size(), model.latent.param_count());
+            }
+            model.exemplars = Some(exemplars.to_kind(Kind::Float).to_device(device));
+        }
         if let Some(extra) = tensors.keys().find(|k| k.starts_with("generator.")) {
             bail!("unexpected tensor {extra}: the file and its config disagree");
         }

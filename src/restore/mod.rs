@@ -254,16 +254,13 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     let evidence = obs.evidence.to_device(device).to_kind(Kind::Float);
     let previous = previous.filter(|p| p.grid == grid && p.task == task);
     let warm_started = previous.is_some();
-    let (phi, adam) = match previous {
-        Some(p) => (p.phi, p.adam.filter(|_| opts.optimizer == Optimizer::Adam)),
-        None => (model.initial_phi(grid.len() as i64, opts.seed), None),
-    };
     if let (Task::Colorize, Some(hints)) = (task, &obs.hints) {
         // Colour from hints is their spread along the gray's edges. Fitting the prior to that
         // guide (as RGB evidence) and keeping its colour scored worse than the guide itself
         // (10 hints a frame on a face: LPIPS 0.233 against 0.107; benches/NOTES.md). φ and
         // Adam's state pass on unchanged for the next frame.
         let image = colour_guide(&evidence, &hints.to_device(device).to_kind(Kind::Float));
+        let (phi, adam) = previous.map_or_else(|| (model.initial_phi(grid.len() as i64, opts.seed), None), |p| (p.phi, p.adam));
         return Restoration { image, phi, losses: Vec::new(), fallback: None, warm_started: false, grid, adam, temporal_pixels: 0 };
     }
     let (values, weights, mut fill) = weighted_evidence(obs, &evidence, opts);
@@ -272,7 +269,10 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     let y = grid.cut(&padded, scale);
     let w = grid.cut(&(valid * weights), scale);
 
-    let phi = phi.detach().copy();
+    let (phi, adam) = match previous {
+        Some(p) => (p.phi.detach().copy(), p.adam.filter(|_| opts.optimizer == Optimizer::Adam)),
+        None => (model.map_setup(task).start(model, &y, &w, opts.seed), None),
+    };
 
     // Grad mode is per thread: turn it on here whatever the calling thread had.
     let (phi, adam, losses) = tch::with_grad(|| optimise(model, task, &y, &w, phi, adam, opts, started));

@@ -33,6 +33,10 @@ pub fn run(args: Args) -> Result<()> {
     println!("tile       {}×{} px, z {}×{}×{}", c.image_size, c.image_size, c.latent_depth(), c.latent_size(), c.latent_size());
     println!("generator  {} parameters, {:.3} GMAC per tile", model.generator_param_count(), model.generator_macs() as f64 / 1e9);
     println!("|φ|        {} per image ({} box-constrained to ±{})", model.latent.param_count(), model.latent.constrained_count(), c.phi_bound);
+    match &model.exemplars {
+        Some(e) => println!("exemplars  {} φ (inpainting starts each tile from the nearest)", e.size()[0]),
+        None => println!("exemplars  none (restoration starts from the seed φ)"),
+    }
     println!("summary    {}", serde_json::to_string_pretty(&model.summary)?);
     Ok(())
 }

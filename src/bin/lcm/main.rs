@@ -5,6 +5,7 @@ mod adapt;
 mod bench;
 mod eval;
 mod eval_clip;
+mod exemplars;
 mod info;
 mod restore;
 mod train;
@@ -28,6 +29,8 @@ enum Command {
     Train(train::Args),
     /// Fine-tune a model on the footage it will restore (its known pixels), in minutes.
     Adapt(adapt::Args),
+    /// Fit φ to a model's training patches and store them: restoration starts from the nearest.
+    Exemplars(exemplars::Args),
     /// Restore one still image of any size.
     Restore(restore::Args),
     /// Degrade real frames, restore them with each method, print and save the scores.
@@ -116,6 +119,7 @@ fn main() {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Adapt(args) => adapt::run(args),
+        Command::Exemplars(args) => exemplars::run(args),
         Command::Restore(args) => restore::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Info(args) => info::run(args),
