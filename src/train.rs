@@ -87,6 +87,23 @@ pub struct TrainingSummary {
     /// The health figures at the end, before and after BatchNorm recalibration.
     pub health_before_recalibration: Option<Health>,
     pub health: Option<Health>,
+    /// The exemplars restoration starts from (`lcm exemplars`; none: the seed φ).
+    pub exemplars: Option<ExemplarSummary>,
+}
+
+/// How a model's exemplars were made and what they buy.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExemplarSummary {
+    pub count: usize,
+    /// MAP steps each exemplar was fitted with.
+    pub steps: usize,
+    pub seed: u64,
+    pub wall_seconds: f64,
+    /// Representation PSNR and LPIPS at [`HEALTH_STEPS`] on the health's held-out patches, MAP
+    /// starting from the exemplars (the `health` figures start from the seed φ).
+    pub representation: Option<f64>,
+    pub representation_lpips: Option<f64>,
 }
 
 /// How healthy a prior is, measured on fixed samples (PSNR in dB, means over the samples).
@@ -209,6 +226,16 @@ pub fn fit_exemplars(frozen: &Model, patches: &Tensor, steps: usize, mut progres
         })
         .collect();
     Tensor::cat(&fitted, 0)
+}
+
+/// The clean held-out patches a model's health is scored on after training (`lcm bench health`,
+/// `lcm exemplars`): `count` tile-sized patches of `inputs`' frames fair to evaluate it on (the
+/// held-out part of its training sources, all of other footage), seeded as training seeds them.
+pub fn held_out_patches(model: &Model, inputs: &[std::path::PathBuf], count: usize) -> anyhow::Result<Tensor> {
+    let default = crate::holdout::Sampling { frames_per_video: 100, frame_every: 5, max_side: 0, fraction: 0.0 };
+    let frames = crate::holdout::evaluation_frames(inputs, &model.summary.data, &model.summary.holdout, &default)?;
+    let seed = model.summary.train_config.as_ref().map_or(0, |c| c.seed);
+    crate::data::random_patches(&frames, model.config.image_size, count, seed ^ HEALTH_PATCH_SEED)
 }
 
 pub struct Trainer {

@@ -67,6 +67,14 @@ fn train_resume_restore_eval_info() {
     let info = ok(&["info", straight_s]);
     assert!(info.contains("tiny") && info.contains("holdout"), "{info}");
 
+    // Exemplars fitted to the training frames land in the file with their card.
+    let with_exemplars = dir.join("exemplars.safetensors");
+    ok(&["exemplars", "--model", straight_s, "--out", with_exemplars.to_str().unwrap(), "--count", "8", "--steps", "20", "--device", "cpu"]);
+    let model = lcm::model::Model::load(&with_exemplars, tch::Device::Cpu).unwrap();
+    assert_eq!(model.exemplars.as_ref().map(|e| e.size()[0]), Some(8));
+    let card = model.summary.exemplars.expect("the card records the exemplars");
+    assert!(card.count == 8 && card.representation.is_some_and(f64::is_finite), "{card:?}");
+
     // Adapting to footage with a damaged rectangle writes a model the other commands load,
     // whose card names the prior it came from.
     let adapted = dir.join("adapted.safetensors");

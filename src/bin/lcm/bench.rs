@@ -221,11 +221,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Health { model, input, patches, steps, lr, device } => {
             let device = device.resolve()?;
             let model = Model::load(&model, device)?.frozen();
-            let default = lcm::holdout::Sampling { frames_per_video: 100, frame_every: 5, max_side: 0, fraction: 0.0 };
-            let frames = lcm::holdout::evaluation_frames(&input, &model.summary.data, &model.summary.holdout, &default)?;
-            let seed = model.summary.train_config.as_ref().map_or(0, |c| c.seed);
-            // The same patches `lcm train` scores its health on.
-            let clean = data::random_patches(&frames, model.config.image_size, patches, seed ^ lcm::train::HEALTH_PATCH_SEED)?;
+            let clean = lcm::train::held_out_patches(&model, &input, patches)?;
             let perceptual = lcm::metrics::Perceptual::load_default()?;
             println!("| MAP steps | representation PSNR (dB) | LPIPS | ×4 SR PSNR (dB) | ×4 SR LPIPS |\n|---|---|---|---|---|");
             for k in steps {

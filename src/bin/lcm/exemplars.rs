@@ -57,7 +57,29 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!("lcm: {done}/{} exemplars, {:.0} s", args.count, started.elapsed().as_secs_f64());
     });
     model.exemplars = Some(exemplars);
+    let mut summary = lcm::train::ExemplarSummary {
+        count: args.count,
+        steps: args.steps,
+        seed: args.seed,
+        wall_seconds: started.elapsed().as_secs_f64().round(),
+        ..Default::default()
+    };
+    model.summary.exemplars = Some(summary.clone());
     model.save(&args.out, args.half)?;
+    // The card's figure: the representation as restoration sees it, from the file just written.
+    let sources: Vec<PathBuf> = model.summary.data.iter().map(PathBuf::from).collect();
+    if !sources.is_empty() {
+        let restoring = Model::load(&args.out, device)?.frozen();
+        let patches = lcm::train::held_out_patches(&restoring, &sources, 32)?;
+        let perceptual = lcm::metrics::Perceptual::load_default().ok();
+        let learning_rate = lcm::RestoreOptions::default().learning_rate;
+        let steps = lcm::train::HEALTH_STEPS;
+        let (psnr, lpips) = lcm::train::restore_patches(&restoring, lcm::Task::Inpaint, &patches, steps, learning_rate, perceptual.as_ref());
+        eprintln!("lcm: representation from the exemplars {psnr:.2} dB at {steps} steps{}", lpips.map_or(String::new(), |l| format!(", LPIPS {l:.4}")));
+        (summary.representation, summary.representation_lpips) = (Some(psnr), lpips);
+        model.summary.exemplars = Some(summary);
+        model.save(&args.out, args.half)?;
+    }
     eprintln!("lcm: wrote {} ({:.0} s)", args.out.display(), started.elapsed().as_secs_f64());
     Ok(())
 }
