@@ -116,8 +116,9 @@ pub struct Health {
     pub eval_vs_target: f64,
     /// Train-mode render of training φ against its training patch (what the loss sees).
     pub train_vs_target: f64,
-    /// MAP from the seed φ on clean held-out patches, all pixels known: how well the prior can
-    /// express footage it has not seen. No restoration of such footage can do better.
+    /// MAP from where restoration starts (the seed φ, or the model's exemplars) on clean held-out
+    /// patches, all pixels known: how well the prior can express footage it has not seen. No
+    /// restoration of such footage can do better.
     pub representation: Option<f64>,
     /// LPIPS-VGG of those renders against their patches (when the metric's weights are
     /// installed).

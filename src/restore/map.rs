@@ -61,8 +61,9 @@ impl MapSetup {
 
     /// Where MAP starts for tiles with evidence `y` `(N, C, h, w)` weighted by `w` `(N, 1, h, w)`:
     /// for each tile the exemplar whose degraded render is nearest in weighted squared error, or
-    /// without exemplars (or for another task than inpainting) the seed φ. From the nearest of 512 exemplars, 20 steps express clean
-    /// held-out patches 3 dB better than from the seed (benches/NOTES.md, benchmark 16).
+    /// without exemplars (or for another task than inpainting) the seed φ. From the nearest of
+    /// 512 exemplars, 20 steps express clean held-out patches 3 dB better than from the seed
+    /// (benches/NOTES.md, benchmark 16).
     pub fn start(&self, model: &Model, y: &Tensor, w: &Tensor, seed: u64) -> Tensor {
         let n = y.size()[0];
         let Some((phi, degraded)) = &self.exemplars else { return model.initial_phi(n, seed) };

@@ -56,8 +56,9 @@ pub enum Command {
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
     },
-    /// Representation PSNR of a model: MAP from the seed φ on clean held-out patches of its
-    /// training sources (the patches `lcm train` measures its health on), at several step counts.
+    /// Representation PSNR of a model: MAP from where restoration starts (the seed φ or the
+    /// model's exemplars) on clean held-out patches of its training sources (the patches `lcm
+    /// train` measures its health on), at several step counts.
     Health {
         #[arg(long)]
         model: PathBuf,

@@ -7,7 +7,6 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use lcm::{DeviceChoice, Model, data};
 
-
 use crate::{check_writable, parse_positive};
 
 #[derive(clap::Args)]
