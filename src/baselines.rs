@@ -25,9 +25,9 @@ pub fn classical(task: Task, evidence: &Tensor, mask: Option<&Tensor>) -> Tensor
 /// pixels, giving way to the smooth (thin-plate) fill deeper in (the marching fill's share is
 /// exp(−d / [`MARCH_REACH`]), d the distance to the nearest known pixel). The smooth fill alone is
 /// the best guess in PSNR but a blob to the eye; the marching fill carries edges in as streaks,
-/// credible near the border and guesses far from it. On the tuning clips' 128×96 holes this beat their
-/// plain mean on PSNR, LPIPS and flicker on three clips of four (benches/NOTES.md, benchmark 14;
-/// the mean had beaten both OpenCV inpaintings, benchmark 9).
+/// credible near the border and guesses far from it. On the tuning clips' 128×96 holes this beat
+/// their plain mean on PSNR, LPIPS and flicker on three clips of four (benches/NOTES.md,
+/// benchmark 14; the mean had beaten both OpenCV inpaintings, benchmark 9).
 pub fn hole_fill(image: &Tensor, mask: &Tensor) -> Tensor {
     let march_share = (distance_to_known(mask, 4 * MARCH_REACH as i64) / -MARCH_REACH).exp();
     thin_plate_fill(image, mask) * (1.0 - &march_share) + march_fill(image, mask, MARCH_RADIUS) * march_share
@@ -72,7 +72,7 @@ pub fn smooth_fill(image: &Tensor, mask: &Tensor) -> Tensor {
 /// [`smooth_fill`] whose levels are then relaxed towards the biharmonic fill (∆²u = 0): the
 /// harmonic fill meets the border with a kink (values continue, slopes do not), the thin-plate
 /// one carries the border's slopes in too. In the engine's hole fill it raised hole PSNR on 8 of
-/// 9 rectangles (the 720×528 face 13.83 → 14.83 dB) and lowered LPIPS on 8 of 9
+/// 9 rectangles (the 720×528 face 13.83 → 14.81 dB) and lowered LPIPS on all 9
 /// (benches/NOTES.md, benchmark 16).
 pub fn thin_plate_fill(image: &Tensor, mask: &Tensor) -> Tensor {
     relaxed_fill(image, mask, BIHARMONIC_PER_LEVEL)
@@ -241,9 +241,9 @@ fn march(values: &mut [f32], known: &[f32], c: usize, h: usize, w: usize, radius
 }
 
 /// Relaxation passes per pyramid level: harmonic (3×3 averaging), then for [`thin_plate_fill`]
-/// biharmonic (u −= ∆²u, ∆ the 3×3 mean minus u: stable for steps below 9/8). Biharmonic passes
-/// 0 / 16 / 48 on the rectangles: the 720×528 face 13.83 → 14.48 → 14.83 dB, cube 23.52 → 23.72
-/// → 23.76, bunny-late 18.98 → 18.63 → 18.42 (the one that fell).
+/// biharmonic (u −= ∆²u, ∆ the 3×3 mean minus u: stable for steps below 9/8). Chosen among 0, 16,
+/// 24 and 48 biharmonic passes on the rectangles: more gained everywhere but on bunny-late, whose
+/// PSNR fell (18.98 → 18.27 dB at 48) while its LPIPS fell too.
 const RELAX_PER_LEVEL: usize = 8;
 const BIHARMONIC_PER_LEVEL: usize = 48;
 
