@@ -187,15 +187,9 @@ pub fn restore_patches(
     let device = frozen.device();
     let truth = patches.to_device(device).to_kind(Kind::Float);
     let y = tch::no_grad(|| task.degrade(&truth));
-    let phi = frozen.map_setup(task).start(frozen, &y, &y.ones_like(), 0);
-    let mut map = crate::restore::MapOptimizer::new(frozen, task, y.shallow_clone(), y.ones_like(), phi, Optimizer::Adam, learning_rate);
-    tch::with_grad(|| {
-        for _ in 0..steps {
-            let _ = map.step();
-        }
-    });
+    let phi = fit_phi(frozen, task, &y, frozen.map_setup(task).start(frozen, &y, &y.ones_like(), 0), steps, learning_rate);
     let _guard = tch::no_grad_guard();
-    let mut renders = frozen.render(&map.phi, false);
+    let mut renders = frozen.render(&phi, false);
     if let crate::Task::SuperRes { .. } = task {
         renders = crate::restore::back_project(task, &renders, &y);
     }
@@ -214,19 +208,24 @@ pub fn fit_exemplars(frozen: &Model, patches: &Tensor, steps: usize, mut progres
         .iter()
         .map(|chunk| {
             let y = chunk.to_device(device).to_kind(Kind::Float);
-            let phi = frozen.initial_phi(y.size()[0], 0);
-            let mut map = crate::restore::MapOptimizer::new(frozen, crate::Task::Inpaint, y.shallow_clone(), y.ones_like(), phi, Optimizer::Adam, learning_rate);
-            tch::with_grad(|| {
-                for _ in 0..steps {
-                    let _ = map.step();
-                }
-            });
+            let phi = fit_phi(frozen, crate::Task::Inpaint, &y, frozen.initial_phi(y.size()[0], 0), steps, learning_rate);
             done += y.size()[0];
             progress(done);
-            map.phi.detach()
+            phi
         })
         .collect();
     Tensor::cat(&fitted, 0)
+}
+
+/// `phi` after `steps` Adam MAP steps on `task`'s evidence `y`, every pixel weighing alike.
+fn fit_phi(frozen: &Model, task: crate::Task, y: &Tensor, phi: Tensor, steps: usize, learning_rate: f64) -> Tensor {
+    let mut map = crate::restore::MapOptimizer::new(frozen, task, y.shallow_clone(), y.ones_like(), phi, Optimizer::Adam, learning_rate);
+    tch::with_grad(|| {
+        for _ in 0..steps {
+            let _ = map.step();
+        }
+    });
+    map.phi.detach()
 }
 
 /// The clean held-out patches a model's health is scored on after training (`lcm bench health`,
