@@ -166,7 +166,7 @@ fn warm_start_carries_over_and_a_flush_restarts_cold() {
 fn elements_with_the_same_model_share_one_generator() {
     init();
     // A private copy of the model, so that no test running in parallel shares its cache entry.
-    let path = std::env::temp_dir().join(format!("lcm-share-{}.safetensors", std::process::id()));
+    let path = temp_path("share.safetensors");
     std::fs::copy(model(), &path).unwrap();
     let first = gstlcm::session::shared_model(&path, tch::Device::Cpu).unwrap();
     let again = gstlcm::session::shared_model(&path, tch::Device::Cpu).unwrap();
@@ -224,7 +224,7 @@ fn a_200_frame_clip_passes_every_element_without_loss() {
 #[test]
 fn missing_or_corrupt_models_fail_the_state_change_with_the_file_name() {
     init();
-    let corrupt = std::env::temp_dir().join(format!("lcm-corrupt-{}.safetensors", std::process::id()));
+    let corrupt = temp_path("corrupt.safetensors");
     std::fs::write(&corrupt, b"definitely not a model").unwrap();
     for path in [corrupt.to_string_lossy().to_string(), "/nonexistent/model.safetensors".to_string()] {
         let pipeline = gst::parse::launch(&format!(

@@ -45,7 +45,7 @@ fn bad_values_fail_the_start_with_a_message_naming_them() {
 
 #[test]
 fn a_missing_or_unreadable_mask_fails_the_start_naming_the_file_every_time() {
-    let not_an_image = std::env::temp_dir().join(format!("lcm-not-a-mask-{}.png", std::process::id()));
+    let not_an_image = temp_path("not-a-mask.png");
     std::fs::write(&not_an_image, b"not a png").unwrap();
     let missing = "/nonexistent/damage.png".to_string();
     // The hang this guards against happened in about one run in four.
@@ -186,7 +186,7 @@ fn a_live_pipeline_keeps_every_frame_of_a_slow_element_at_default_settings() {
 #[ignore = "run in a subprocess by a_hostile_host_application_never_aborts"]
 fn hostile_host_body() {
     init();
-    let mask = std::env::temp_dir().join(format!("lcm-host-mask-{}.png", std::process::id()));
+    let mask = temp_path("host-mask.png");
     lcm::imageio::save(&Tensor::zeros([1, 8, 8], (Kind::Float, tch::Device::Cpu)), &mask).unwrap();
     let strings = ["", "garbage", "/nonexistent/file", "-1,-1,-1,-1", "0,0,100000,100000", "1,1,2,2", mask.to_str().unwrap()];
     for name in ["lcminpaint", "lcmsuperres", "lcmcolorize"] {

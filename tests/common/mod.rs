@@ -40,13 +40,17 @@ pub fn trained_tiny() -> (PathBuf, Tensor, Vec<f64>) {
         let model = Model::new(ModelConfig::tiny(), Device::Cpu, 1).unwrap();
         let mut trainer = Trainer::new(model, patches.shallow_clone(), tiny_train_config(600)).unwrap();
         trainer.run(|_, _| false).unwrap();
-        let path = std::env::temp_dir().join(format!("lcm-test-tiny-{}.safetensors", std::process::id()));
+        let path = temp_path("tiny.safetensors");
         trainer.model.save(&path, false).unwrap();
         (path, Vec::<f32>::try_from(patches.flatten(0, -1)).unwrap(), trainer.losses.clone())
     });
     (path.clone(), Tensor::from_slice(patches).view([-1, 3, 32, 32]), losses.clone())
 }
 
+/// A scratch path in Cargo's directory for test output (the system's when a test binary runs
+/// away from its build tree): fixed names, so each run overwrites the last instead of piling up.
 pub fn temp_path(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("lcm-test-{}-{name}", std::process::id()))
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = if std::fs::create_dir_all(target).is_ok() { target.to_path_buf() } else { std::env::temp_dir() };
+    dir.join(format!("lcm-{name}"))
 }

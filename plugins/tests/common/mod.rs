@@ -27,6 +27,13 @@ pub fn model() -> String {
         .unwrap_or_else(|_| root().join("models/natural-small.safetensors").to_string_lossy().to_string())
 }
 
+/// A scratch path in Cargo's directory for test output: fixed names, so runs overwrite each other.
+pub fn temp_path(name: &str) -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = if std::fs::create_dir_all(target).is_ok() { target.to_path_buf() } else { std::env::temp_dir() };
+    dir.join(format!("lcm-{name}"))
+}
+
 /// A real vtest.avi frame (from the test fixtures) shrunk to `width`×`height`, `(3, H, W)`.
 pub fn real_frame(index: usize, width: i64, height: i64) -> Tensor {
     let frame = lcm::imageio::load_rgb(&root().join(format!("tests/files/vtest_{index:02}.png"))).unwrap();

@@ -62,15 +62,15 @@ fn python_comparator(clip: &Clip, script: &str, outputs: &[&str]) -> Result<(Vec
         .status()
         .with_context(|| format!("cannot run {}", python.display()))?;
     let seconds = started.elapsed().as_secs_f64() / clip.observations.len().max(1) as f64;
-    if !status.success() {
-        bail!("scripts/{script} failed (install the comparators with scripts/setup.sh --comparators)");
-    }
     let read = |name: &str| -> Result<Vec<Tensor>> {
         (0..clip.observations.len()).map(|i| imageio::load_rgb(&dir.join(format!("{name}_{i:04}.png")))).collect()
     };
-    let results = outputs.iter().map(|name| read(name)).collect::<Result<Vec<_>>>();
+    let results = status.success().then(|| outputs.iter().map(|name| read(name)).collect::<Result<Vec<_>>>());
     let _ = std::fs::remove_dir_all(&dir);
-    Ok((results?, seconds))
+    match results {
+        Some(results) => Ok((results?, seconds)),
+        None => bail!("scripts/{script} failed (install the comparators with scripts/setup.sh --comparators)"),
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
