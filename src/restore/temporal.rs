@@ -310,12 +310,29 @@ impl Invention {
         // Likeness spread smoothly into damage too wide to judge.
         let (alike, judged) = likeness(&now, &moved, &both);
         let alike = crate::baselines::smooth_fill(&alike, &judged);
-        let lean = (1.0 - &now_known) * (1.0 - &moved_known) * &valid * alike * CARRY_WEIGHT;
+        let weight = if still_around(&crop(&now, ring), &crop(&moved, ring), &crop(&both, ring)) { 1.0 } else { CARRY_WEIGHT };
+        let lean = (1.0 - &now_known) * (1.0 - &moved_known) * &valid * alike * weight;
         let result = output.copy();
         crop(&result, region).copy_(&(&now + (carried - &now) * lean));
         result
     }
 }
+
+/// Whether the shot stands still around the damage: the ring's pixels known in both frames
+/// (`both`) differ by less than [`STILL_SHOT`] on average between `now` and the earlier frame
+/// moved onto it. What such a hole hides has no reason to change, so its earlier invention is
+/// kept whole rather than leaned on: each fresh render's share is flicker there (a still shot
+/// of Big Buck Bunny from 7,000: temporal error 0.00005 → 0.000005, Telea 0.00001;
+/// benches/NOTES.md, benchmark 17). A talking face's or a walker's ring moves, and so does
+/// camera noise; those keep the lean.
+fn still_around(now: &Tensor, moved: &Tensor, both: &Tensor) -> bool {
+    let change = ((now - moved).abs().mean_dim(0, true, Kind::Float) * both).sum(Kind::Float) / both.sum(Kind::Float).clamp_min(1.0);
+    f64::try_from(change).is_ok_and(|change| change < STILL_SHOT)
+}
+
+/// Mean absolute change (0–1) of a still shot's surroundings: half an 8-bit level. Decoded still
+/// shots of Big Buck Bunny change by 0.0000–0.0003, the tuning clips' moving ones by 0.009–0.07.
+const STILL_SHOT: f64 = 0.002;
 
 /// What the prior added to the last frame above what its evidence alone gives: colorization's
 /// colour over the gray, super-resolution's detail over the Lanczos upscale. `added` is
@@ -595,6 +612,19 @@ mod tests {
         let error = f64::try_from(((&result - expected).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
         assert!(error < 0.005, "the carried hole is off by {error:.4} on average");
         assert!(bool::try_from(((&result - &now).abs() * &known).max().le(0.0)).unwrap(), "a known pixel changed");
+    }
+
+    #[test]
+    fn a_hole_in_a_shot_standing_still_keeps_its_invention_whole() {
+        let first = Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.5;
+        let second = Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.5;
+        let (before, known) = invented(0.0, &first);
+        let (now, _) = invented(0.0, &second); // nothing moved; the prior drew the hole afresh
+        let result = Invention::new(&before, &known).carry(&now, &known);
+        let hole = 1.0 - &known;
+        let error = f64::try_from(((&result - &first).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
+        // Leaning 0.9 would leave a tenth of the fresh render: 0.017 on average here.
+        assert!(error < 0.002, "the still hole changed by {error:.4} on average");
     }
 
     #[test]
