@@ -327,6 +327,24 @@ fn restoration_starts_each_tile_from_the_exemplar_its_weighted_evidence_fits() {
     let small = tch::no_grad(|| sr.degrade(&renders.narrow(0, 3, 1)));
     let start = model.map_setup(sr).start(&model, &small, &small.ones_like(), 0);
     assert!(start.equal(&model.initial_phi(1, 0)), "super-resolution did not start from the seed φ");
+
+    // Colorization fits every tile twice, from the seed φ and from the exemplar its gray fits
+    // (exemplar 2 throughout: rows 2 and 3 of the rendered gray), and a frame after one coloured
+    // from hints warm-starts both.
+    let gray = degrade::gray(&Tensor::cat(&[renders.narrow(0, 2, 1), renders.narrow(0, 2, 1)], 3)).squeeze_dim(0);
+    let obs = Observation::colorize(gray.shallow_clone(), None);
+    let cold = restore_with(&model, &obs, &RestoreOptions { steps: 0, ..Default::default() }, None);
+    let tiles = cold.grid.len() as i64;
+    assert_eq!(cold.phi.size()[0], 2 * tiles, "colorization did not fit every tile from two starts");
+    assert!(cold.phi.narrow(0, 0, tiles).equal(&model.initial_phi(tiles, 0)), "the first start is not the seed φ");
+    assert!(cold.phi.get(tiles).equal(&exemplars.get(2)), "the second start is not the nearest exemplar");
+    let mut engine = Engine::new();
+    let hints = Tensor::zeros([4, s, 2 * s], (Kind::Float, Device::Cpu));
+    let _ = hints.narrow(0, 3, 1).narrow(1, 5, 1).narrow(2, 5, 1).fill_(1.0);
+    let opts = RestoreOptions { steps: 2, ..Default::default() };
+    let _ = engine.restore(&model, &Observation::colorize(gray.shallow_clone(), Some(hints)), &opts, true);
+    let after = engine.restore(&model, &obs, &opts, true);
+    assert!(after.warm_started && after.fallback.is_none(), "the frame after hints did not warm-start");
 }
 
 #[test]

@@ -29,12 +29,12 @@ impl MapSetup {
     pub(crate) fn new(model: &Model, task: Task) -> Self {
         let device = model.device();
         let operator = Operator::new(task, model.config.image_size, device);
-        // Inpainting only. Colorization's evidence leaves colour open and super-resolution's the
-        // fine detail, and the nearest exemplar's is one training patch's guess: from exemplars,
-        // colour was further from the truth on five clips of six (the B/W cube 51.06 → 47.40
-        // dB) and ×4 on the held-out bunny-late LPIPS 0.159 → 0.164 (benches/NOTES.md,
-        // benchmark 16). An inpainting hole keeps only the detail that agrees with the fill.
-        let exemplars = model.exemplars.as_ref().filter(|_| task == Task::Inpaint).map(|phi| {
+        // Not for super-resolution, whose evidence leaves the fine detail open: the nearest
+        // exemplar's is one training patch's guess (×4 on the held-out bunny-late: LPIPS 0.159 →
+        // 0.164, benches/NOTES.md, benchmark 16). An inpainting hole keeps only the detail that
+        // agrees with the fill, and colour from an exemplar alone was further from the truth on
+        // five clips of six, so colorization starts from it beside the seed φ (benchmark 17).
+        let exemplars = model.exemplars.as_ref().filter(|_| !matches!(task, Task::SuperRes { .. })).map(|phi| {
             let _guard = tch::no_grad_guard();
             // In chunks: a render's activations for hundreds of tiles at once would take GBs.
             let degraded: Vec<Tensor> = phi.split(64, 0).iter().map(|chunk| operator.apply(&model.render(chunk, false)).flatten(1, -1)).collect();
@@ -59,9 +59,13 @@ impl MapSetup {
         }
     }
 
+    pub fn has_exemplars(&self) -> bool {
+        self.exemplars.is_some()
+    }
+
     /// Where MAP starts for tiles with evidence `y` `(N, C, h, w)` weighted by `w` `(N, 1, h, w)`:
     /// for each tile the exemplar whose degraded render is nearest in weighted squared error, or
-    /// without exemplars (or for another task than inpainting) the seed φ. From the nearest of
+    /// without exemplars (or for super-resolution) the seed φ. From the nearest of
     /// 512 exemplars, 20 steps express clean held-out patches 3 dB better than from the seed
     /// (benches/NOTES.md, benchmark 16).
     pub fn start(&self, model: &Model, y: &Tensor, w: &Tensor, seed: u64) -> Tensor {

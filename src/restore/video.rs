@@ -14,9 +14,11 @@ use crate::model::Model;
 /// cold ones, and what the evidence does not show stops improving well before that (benchmark 3,
 /// benches/NOTES.md). Inpainting takes only the render's detail, which 10 steps already give
 /// (four clip × damage cases: LPIPS within 0.004 of 20 steps, at 0.6–0.75× the time).
+/// Colorization fits every tile from two starts ([`starts_per_tile`](super::starts_per_tile)),
+/// 10 steps each: the work of 20 from one.
 pub const fn video_steps(task: Task) -> usize {
     match task {
-        Task::Inpaint => 10,
+        Task::Inpaint | Task::Colorize => 10,
         _ => 20,
     }
 }
