@@ -312,16 +312,16 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
 /// Starts MAP fits each tile from: two for colorization, one otherwise. Colour is what the
 /// gray leaves most open, and a tile fitted from the seed φ and from its nearest exemplar
 /// guesses it two ways; their mean is nearer the truth than either guess (chroma correlation
-/// with the truth on seven clips' frames 0.25 from the seed alone, 0.33 from both) and never
-/// further from it than the gray copy on the nine colour clips measured, two of which the seed
-/// alone lost to it (benches/NOTES.md, benchmark 17). Each start takes half the steps.
+/// with the truth on seven clips' frames 0.25 from the seed alone, 0.33 from both); its LPIPS
+/// is at or below the gray copy's on all nine colour clips measured, where the seed alone was
+/// above it on two (benches/NOTES.md, benchmark 17). Each start takes half the steps.
 pub fn starts_per_tile(task: Task) -> i64 {
     if task == Task::Colorize { 2 } else { 1 }
 }
 
-/// φ `(starts × N, |φ|)` for a cold frame's N tiles with evidence `y` weighted by `w`: start
-/// after start, each block of N rows one start for every tile ([`starts_per_tile`]): the model's
-/// choice ([`MapSetup::start`](map::MapSetup::start)), and for colorization the seed φ before it.
+/// φ `(starts × N, |φ|)` for a cold frame's N tiles with evidence `y` weighted by `w`, a block of
+/// N rows per start ([`starts_per_tile`]): the model's choice ([`MapSetup::start`](map::MapSetup::start)),
+/// after the seed φ for colorization.
 fn cold_start(model: &Model, task: Task, y: &Tensor, w: &Tensor, seed: u64) -> Tensor {
     let n = y.size()[0];
     let setup = model.map_setup(task);
