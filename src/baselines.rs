@@ -23,7 +23,7 @@ pub fn classical(task: Task, evidence: &Tensor, mask: Option<&Tensor>) -> Tensor
 
 /// The engine's classical fill of the pixels where `mask` is 0: the marching fill near the known
 /// pixels, giving way to the smooth (thin-plate) fill deeper in (the marching fill's share is
-/// exp(−d / [`MARCH_REACH`]), d the distance to the nearest known pixel). The smooth fill alone is
+/// exp(−d / 32), d the distance in pixels to the nearest known one). The smooth fill alone is
 /// the best guess in PSNR but a blob to the eye; the marching fill carries edges in as streaks,
 /// credible near the border and guesses far from it. On the tuning clips' 128×96 holes this beat
 /// their plain mean on PSNR, LPIPS and flicker on three clips of four (benches/NOTES.md,
