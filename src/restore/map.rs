@@ -59,6 +59,7 @@ impl MapSetup {
         }
     }
 
+    /// Whether this task's starts can come from the model's exemplars.
     pub fn has_exemplars(&self) -> bool {
         self.exemplars.is_some()
     }
