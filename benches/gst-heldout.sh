@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Benchmark 18: the elements through gst-launch-1.0 at their defaults on clip segments no
+# training run and no tuning choice saw, damaged here rather than by lcm (benches/gst_heldout.py
+# says how), beside what users run instead. Table on stdout; report.json and grids (input |
+# each method | truth, middle frame) in out/gst-heldout/.
+#   benches/gst-heldout.sh [TASKS] [FRAMES]   (TASKS: rect,dirt,x4,colorize)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tasks=${1:-rect,dirt,x4,colorize} frames=${2:-6}
+scripts/setup.sh --comparators >/dev/null
+[ -e target/release/libgstlcm.so ] || cargo build --release --workspace
+d=/usr/share/doc/opencv-doc/examples/data
+b=data/footage/bbb.mp4
+# Held out: vtest.avi trained on frames before 720 and tuned on 740–745; Megamind on frames
+# before 240 and tuned on 250–255 (Megamind_bugy is the same film); Big Buck Bunny trained
+# before 3,600 and tuned on 4,800 and 10,000; the cube is ViSP's handheld B/W video.
+exec .venv/bin/python benches/gst_heldout.py --tasks "$tasks" --frames "$frames" \
+    --clip "street-720:$d/vtest.avi:720:640x480" \
+    --clip "street-770:$d/vtest.avi:770:640x480" \
+    --clip "face:$d/Megamind_bugy.avi:262:640x360" \
+    --clip "face-small:$d/Megamind_bugy.avi:262:176x144" \
+    --clip "bunny-6000:$b:6000:640x360" \
+    --clip "bunny-9000:$b:9000:640x360" \
+    --clip "bunny-12000:$b:12000:640x360" \
+    --clip "bunny-13500:$b:13500:640x360" \
+    --clip "cube:/usr/share/visp-images-data/ViSP-images/video/cube.mpeg:20:384x288"

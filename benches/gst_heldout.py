@@ -1,0 +1,282 @@
+"""Benchmark 18: the elements as a user runs them — `gst-launch-1.0` at their defaults — on
+segments of clips that no training run and no tuning choice saw, with the damage made here
+(not by lcm), beside what users run instead. Driven by benches/gst-heldout.sh.
+
+Damage, independent of lcm's own generator (src/clip_eval.rs):
+- rect: a static centred hole, ¼ × ¼ of the frame, given to lcminpaint as `mask-rect`;
+- dirt: old-film dirt (REFERENCE.md's recipe, drawn differently from lcm's): 1–2 vertical
+  scratches 1–3 px wide moving 5–15 px a frame, 3–7 irregular blotches (unions of 2–4 discs)
+  and up to 2 hairs at new places each frame, given as alpha 0 in RGBA frames;
+- x4: the frames downscaled ×4 with PIL's (antialiased) Lanczos, the paper's degradation;
+- colorize: the frames converted to GRAY8 by videoconvert (BT.601 luma), as a user's pipeline
+  would give lcmcolorize.
+
+Scores as `lcm eval --clip` computes them: PSNR (inpainting: on the missing pixels), LPIPS-VGG
+(rect: a box 16 px around the hole) with the project's weights, temporal error
+|Δoutput − Δtruth| between consecutive frames, and the element's seconds per frame (gst-launch's
+wall time over the frames, model loading included).
+"""
+import argparse, json, os, subprocess, sys, time
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from safetensors.torch import load_file
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Lpips:
+    """LPIPS-VGG v0.1 exactly as src/metrics.rs computes it (same weights file)."""
+
+    TAPS = (1, 3, 6, 9, 12)
+
+    def __init__(self, path):
+        self.w = {k: v.float() for k, v in load_file(path).items()}
+        self.shift = torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
+        self.scale = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
+
+    def features(self, x):
+        taps = []
+        for i in range(13):
+            x = F.relu(F.conv2d(x, self.w[f'vgg.{i}.weight'], self.w[f'vgg.{i}.bias'], padding=1))
+            if i in self.TAPS:
+                taps.append(x)
+                if i != 12:
+                    x = F.max_pool2d(x, 2)
+        return taps
+
+    @torch.no_grad()
+    def __call__(self, a, b):  # RGB float arrays (H, W, 3) in [0, 1]
+        norm = lambda z: ((torch.from_numpy(np.ascontiguousarray(z)).float().permute(2, 0, 1)[None] * 2 - 1) - self.shift) / self.scale
+        unit = lambda f: f / (f.square().sum(1, keepdim=True).sqrt() + 1e-10)
+        total = 0.0
+        for k, (x, y) in enumerate(zip(self.features(norm(a)), self.features(norm(b)))):
+            total += float(F.conv2d((unit(x) - unit(y)).square(), self.w[f'lin.{k}.weight']).mean())
+        return total
+
+
+def read_frames(video, first, count, size):
+    """`count` consecutive RGB frames from `first`, area-scaled to `size` (w, h), in [0, 1]."""
+    cap = cv2.VideoCapture(video)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+    frames = []
+    for _ in range(count):
+        ok, bgr = cap.read()
+        if not ok:
+            sys.exit(f'{video}: fewer than {first + count} frames')
+        frames.append(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)[..., ::-1] / 255.0)
+    return frames
+
+
+def to8(rgb):
+    return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
+
+
+def write_png(path, rgb_or_rgba):
+    a = rgb_or_rgba
+    if a.ndim == 3:
+        a = cv2.cvtColor(a, cv2.COLOR_RGBA2BGRA if a.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    cv2.imwrite(path, a)
+
+
+def read_pngs(folder):
+    return [cv2.imread(os.path.join(folder, f))[..., ::-1] / 255.0 for f in sorted(os.listdir(folder))]
+
+
+def dirt_masks(count, h, w, seed):
+    rng = np.random.default_rng(seed)
+    scratches = [(rng.uniform(0.1, 0.9) * w, int(rng.integers(1, 4)), rng.uniform(5, 15) * rng.choice([-1, 1]))
+                 for _ in range(rng.integers(1, 3))]
+    masks = []
+    for t in range(count):
+        m = np.zeros((h, w), np.uint8)
+        for x0, width, speed in scratches:
+            x = int(x0 + speed * t) % w
+            y0, y1 = sorted(rng.integers(0, h, 2))
+            m[min(y0, h // 4):max(y1, 3 * h // 4), x:x + width] = 255
+        for _ in range(rng.integers(3, 8)):
+            cy, cx = rng.integers(0, h), rng.integers(0, w)
+            for _ in range(rng.integers(2, 5)):
+                r = int(rng.integers(3, 13) * min(h, w) / 360 + 1)
+                cv2.circle(m, (int(cx + rng.integers(-6, 7)), int(cy + rng.integers(-6, 7))), r, 255, -1)
+        for _ in range(rng.integers(0, 3)):
+            pts = np.cumsum(rng.normal(0, 4, (12, 2)), 0) + [rng.integers(0, w), rng.integers(0, h)]
+            cv2.polylines(m, [pts.astype(np.int32)], False, 255, 1)
+        masks.append(m > 0)
+    return masks
+
+
+def centred_rect(h, w):
+    rw, rh = w // 4, h // 4
+    return (w - rw) // 2, (h - rh) // 2, rw, rh
+
+
+def gst(pipeline, frames):
+    """Runs one gst-launch-1.0 pipeline; seconds per frame."""
+    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(ROOT, 'target', 'release'))
+    start = time.time()
+    subprocess.run(['gst-launch-1.0', '-q', *pipeline.split()], check=True, env=env)
+    return (time.time() - start) / frames
+
+
+def through(element, src_dir, out_dir, count, fmt, caps_out='RGB'):
+    os.makedirs(out_dir, exist_ok=True)
+    return gst(f'multifilesrc location={src_dir}/%04d.png stop-index={count - 1} caps=image/png,framerate=25/1 ! pngdec '
+               f'! videoconvert ! video/x-raw,format={fmt} ! {element} ! videoconvert ! video/x-raw,format={caps_out} '
+               f'! pngenc ! multifilesink location={out_dir}/%04d.png', count)
+
+
+def inpaint_cv(frames, masks, flag):
+    out = []
+    for f, m in zip(frames, masks):
+        d = to8(f)
+        d[m] = 0
+        out.append(cv2.inpaint(d, m.astype(np.uint8) * 255, 3, flag) / 255.0)
+    return out
+
+
+def temporal_hold(frames, masks):
+    """Each missing pixel from the nearest frame (±1, ±2) that shows it; Telea where none does."""
+    out = []
+    for t, (f, m) in enumerate(zip(frames, masks)):
+        o, left = f.copy(), m.copy()
+        for k in (1, -1, 2, -2):
+            if 0 <= t + k < len(frames):
+                take = left & ~masks[t + k]
+                o[take] = frames[t + k][take]
+                left &= ~take
+        d = to8(o)
+        out.append(cv2.inpaint(d, left.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA) / 255.0 if left.any() else d / 255.0)
+    return out
+
+
+def pil_resize(rgb, size, how):
+    return np.asarray(Image.fromarray(to8(rgb)).resize(size, how)) / 255.0
+
+
+def back_projection(lr, size, iterations=20):
+    """Classical iterative back-projection from a Lanczos upscale (PIL Lanczos both ways)."""
+    f = lambda a, s: np.asarray(Image.fromarray(a.astype(np.float32), 'F').resize(s, Image.LANCZOS))
+    lr_size = (lr.shape[1], lr.shape[0])
+    x = np.stack([f(lr[..., c], size) for c in range(3)], -1)
+    for _ in range(iterations):
+        r = lr - np.stack([f(x[..., c], lr_size) for c in range(3)], -1)
+        x = x + np.stack([f(r[..., c], size) for c in range(3)], -1)
+    return np.clip(x, 0, 1)
+
+
+def scores(outs, truths, lpips, regions=None, box=None):
+    crop = (lambda z: z[box[0]:box[1], box[2]:box[3]]) if box else (lambda z: z)
+    psnr = [10 * np.log10(1 / max(((o - g)[r] if r is not None else (o - g)).__pow__(2).mean(), 1e-12))
+            for o, g, r in zip(outs, truths, regions or [None] * len(outs))]
+    return {
+        'psnr': float(np.mean(psnr)),
+        'lpips': float(np.mean([lpips(crop(o), crop(g)) for o, g in zip(outs, truths)])),
+        'temporal_error': float(np.mean([np.abs((outs[t + 1] - outs[t]) - (truths[t + 1] - truths[t])).mean()
+                                         for t in range(len(outs) - 1)])),
+    }
+
+
+def run_case(name, task, truths, work, lpips, seed):
+    n = len(truths)
+    h, w = truths[0].shape[:2]
+    d = os.path.join(work, f'{name}-{task}')
+    subprocess.run(['rm', '-rf', d])
+    os.makedirs(d + '/in')
+    results, grid = {}, None
+    if task in ('rect', 'dirt'):
+        if task == 'rect':
+            x, y, rw, rh = centred_rect(h, w)
+            masks = [np.zeros((h, w), bool) for _ in truths]
+            for m in masks:
+                m[y:y + rh, x:x + rw] = True
+            for t, f in enumerate(truths):
+                write_png(f'{d}/in/{t:04d}.png', to8(f))
+            spf = through(f'lcminpaint mask-rect={x},{y},{rw},{rh}', d + '/in', d + '/lcm', n, 'RGB')
+            box = (max(y - 16, 0), min(y + rh + 16, h), max(x - 16, 0), min(x + rw + 16, w))
+        else:
+            masks = dirt_masks(n, h, w, seed)
+            for t, (f, m) in enumerate(zip(truths, masks)):
+                rgba = np.dstack([to8(f), np.where(m, 0, 255).astype(np.uint8)])
+                rgba[m, :3] = 0
+                write_png(f'{d}/in/{t:04d}.png', rgba)
+            spf = through('lcminpaint', d + '/in', d + '/lcm', n, 'RGBA')
+            box = None
+        regions = [np.repeat(m[..., None], 3, 2) for m in masks]
+        outs = {'lcm': read_pngs(d + '/lcm'), 'telea': inpaint_cv(truths, masks, cv2.INPAINT_TELEA),
+                'ns': inpaint_cv(truths, masks, cv2.INPAINT_NS)}
+        if task == 'dirt':
+            outs['hold'] = temporal_hold(truths, masks)
+        lcm_known = max(np.abs(o - to8(g) / 255.0)[~r].max() for o, g, r in zip(outs['lcm'], truths, regions))
+        for k, o in outs.items():
+            results[k] = scores(o, truths, lpips, regions, box)
+        results['lcm']['seconds_per_frame'] = spf
+        results['lcm']['max_change_outside_damage'] = float(lcm_known)
+        damaged = [np.where(r, 0, f) for f, r in zip(truths, regions)]
+    elif task == 'x4':
+        lr = [pil_resize(f, (w // 4, h // 4), Image.LANCZOS) for f in truths]
+        truths = [f[:lr[0].shape[0] * 4, :lr[0].shape[1] * 4] for f in truths]
+        size = (lr[0].shape[1] * 4, lr[0].shape[0] * 4)
+        for t, f in enumerate(lr):
+            write_png(f'{d}/in/{t:04d}.png', to8(f))
+        spf = through('lcmsuperres scale=4', d + '/in', d + '/lcm', n, 'RGB')
+        outs = {'lcm': read_pngs(d + '/lcm'), 'bicubic': [pil_resize(f, size, Image.BICUBIC) for f in lr],
+                'lanczos': [pil_resize(f, size, Image.LANCZOS) for f in lr],
+                'lanczos-bp': [back_projection(f, size) for f in lr]}
+        for k, o in outs.items():
+            results[k] = scores(o, truths, lpips)
+        results['lcm']['seconds_per_frame'] = spf
+        damaged = outs['lanczos']
+    else:
+        for t, f in enumerate(truths):
+            write_png(f'{d}/in/{t:04d}.png', to8(f))
+        spf = through('videoconvert ! video/x-raw,format=GRAY8 ! lcmcolorize', d + '/in', d + '/lcm', n, 'RGB')
+        gray = [np.repeat((cv2.cvtColor(to8(f), cv2.COLOR_RGB2GRAY) / 255.0)[..., None], 3, 2) for f in truths]
+        outs = {'lcm': read_pngs(d + '/lcm'), 'gray': gray}
+        for k, o in outs.items():
+            results[k] = scores(o, truths, lpips)
+        results['lcm']['seconds_per_frame'] = spf
+        damaged = gray
+    mid = n // 2
+    grid = np.concatenate([damaged[mid]] + [o[mid] for o in outs.values()] + [truths[mid]], 1)
+    write_png(os.path.join(work, f'{name}-{task}.png'), to8(grid))
+    return results
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--clip', action='append', required=True, help='NAME:VIDEO:FIRST:WxH[:TASKS] (TASKS comma-separated)')
+    p.add_argument('--frames', type=int, default=6)
+    p.add_argument('--tasks', default='rect,dirt,x4,colorize')
+    p.add_argument('--out', default=os.path.join(ROOT, 'out', 'gst-heldout'))
+    a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    lpips = Lpips(os.path.join(ROOT, 'data', 'weights', 'vgg16_lpips.safetensors'))
+    report = []
+    print('| clip | task | lcm PSNR / LPIPS / temporal | best alternative (PSNR; LPIPS; temporal) | lcm s/frame |')
+    print('|---|---|---|---|---|')
+    for seed, spec in enumerate(a.clip):
+        name, video, first, size, *tasks = spec.split(':')
+        w, h = map(int, size.split('x'))
+        truths = read_frames(video, int(first), a.frames, (w, h))
+        for task in (tasks[0] if tasks else a.tasks).split(','):
+            if task not in a.tasks.split(','):
+                continue
+            r = run_case(name, task, truths, a.out, lpips, seed)
+            report.append({'clip': name, 'video': video, 'first': int(first), 'size': size, 'task': task, 'methods': r})
+            others = {k: v for k, v in r.items() if k != 'lcm'}
+            best = lambda key, low: min(others.items(), key=lambda kv: kv[1][key] * (1 if low else -1))
+            (bp, vp), (bl, vl), (bt, vt) = best('psnr', False), best('lpips', True), best('temporal_error', True)
+            l = r['lcm']
+            print(f"| {name} | {task} | {l['psnr']:.2f} / {l['lpips']:.4f} / {l['temporal_error']:.5f} | "
+                  f"{vp['psnr']:.2f} ({bp}); {vl['lpips']:.4f} ({bl}); {vt['temporal_error']:.5f} ({bt}) | {l['seconds_per_frame']:.2f} |",
+                  flush=True)
+    with open(os.path.join(a.out, 'report.json'), 'w') as f:
+        json.dump(report, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
