@@ -7,7 +7,9 @@ Damage, independent of lcm's own generator (src/clip_eval.rs):
 - dirt: old-film dirt (REFERENCE.md's recipe, drawn differently from lcm's): 1–2 vertical
   scratches 1–3 px wide moving 5–15 px a frame, 3–7 irregular blotches (unions of 2–4 discs)
   and up to 2 hairs at new places each frame, given as alpha 0 in RGBA frames;
-- x4: the frames downscaled ×4 with PIL's (antialiased) Lanczos, the paper's degradation;
+- x4: the frames downscaled ×4 with PIL's (antialiased) Lanczos, the paper's degradation
+  (`--downscale bicubic` or `area` for footage made smaller otherwise: lcm is then also run
+  told so, as `lcm-told`, with the element's `downscale` property);
 - colorize: the frames converted to GRAY8 by videoconvert (BT.601 luma), as a user's pipeline
   would give lcmcolorize.
 
@@ -180,7 +182,10 @@ def scores(outs, truths, lpips, regions=None, box=None):
     }
 
 
-def run_case(name, task, truths, work, lpips, seed):
+DOWNSCALERS = {'lanczos': Image.LANCZOS, 'bicubic': Image.BICUBIC, 'area': Image.BOX}
+
+
+def run_case(name, task, truths, work, lpips, seed, downscale='lanczos'):
     n = len(truths)
     h, w = truths[0].shape[:2]
     d = os.path.join(work, f'{name}-{task}')
@@ -217,7 +222,7 @@ def run_case(name, task, truths, work, lpips, seed):
         results['lcm']['max_change_outside_damage'] = float(lcm_known)
         damaged = [np.where(r, 0, f) for f, r in zip(truths, regions)]
     elif task == 'x4':
-        lr = [pil_resize(f, (w // 4, h // 4), Image.LANCZOS) for f in truths]
+        lr = [pil_resize(f, (w // 4, h // 4), DOWNSCALERS[downscale]) for f in truths]
         truths = [f[:lr[0].shape[0] * 4, :lr[0].shape[1] * 4] for f in truths]
         size = (lr[0].shape[1] * 4, lr[0].shape[0] * 4)
         for t, f in enumerate(lr):
@@ -226,6 +231,9 @@ def run_case(name, task, truths, work, lpips, seed):
         outs = {'lcm': read_pngs(d + '/lcm'), 'bicubic': [pil_resize(f, size, Image.BICUBIC) for f in lr],
                 'lanczos': [pil_resize(f, size, Image.LANCZOS) for f in lr],
                 'lanczos-bp': [back_projection(f, size) for f in lr]}
+        if downscale != 'lanczos':  # the element told how the input was made smaller
+            through(f'lcmsuperres scale=4 downscale={downscale}', d + '/in', d + '/lcm-told', n, 'RGB')
+            outs['lcm-told'] = read_pngs(d + '/lcm-told')
         for k, o in outs.items():
             results[k] = scores(o, truths, lpips)
         results['lcm']['seconds_per_frame'] = spf
@@ -251,6 +259,8 @@ def main():
     p.add_argument('--clip', action='append', required=True, help='NAME:VIDEO:FIRST:WxH[:TASKS] (TASKS comma-separated)')
     p.add_argument('--frames', type=int, default=6)
     p.add_argument('--tasks', default='rect,dirt,x4,colorize')
+    p.add_argument('--downscale', choices=sorted(DOWNSCALERS), default='lanczos',
+                   help='x4: how the low-resolution frames are made (PIL, antialiased); lcm assumes Lanczos')
     p.add_argument('--out', default=os.path.join(ROOT, 'out', 'gst-heldout'))
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -265,13 +275,15 @@ def main():
         for task in (tasks[0] if tasks else a.tasks).split(','):
             if task not in a.tasks.split(','):
                 continue
-            r = run_case(name, task, truths, a.out, lpips, seed)
+            r = run_case(name, task, truths, a.out, lpips, seed, a.downscale)
             report.append({'clip': name, 'video': video, 'first': int(first), 'size': size, 'task': task, 'methods': r})
-            others = {k: v for k, v in r.items() if k != 'lcm'}
+            others = {k: v for k, v in r.items() if not k.startswith('lcm')}
             best = lambda key, low: min(others.items(), key=lambda kv: kv[1][key] * (1 if low else -1))
             (bp, vp), (bl, vl), (bt, vt) = best('psnr', False), best('lpips', True), best('temporal_error', True)
             l = r['lcm']
-            print(f"| {name} | {task} | {l['psnr']:.2f} / {l['lpips']:.4f} / {l['temporal_error']:.5f} | "
+            told = r.get('lcm-told')
+            told = f" (told: {told['psnr']:.2f} / {told['lpips']:.4f} / {told['temporal_error']:.5f})" if told else ''
+            print(f"| {name} | {task} | {l['psnr']:.2f} / {l['lpips']:.4f} / {l['temporal_error']:.5f}{told} | "
                   f"{vp['psnr']:.2f} ({bp}); {vl['lpips']:.4f} ({bl}); {vt['temporal_error']:.5f} ({bt}) | {l['seconds_per_frame']:.2f} |",
                   flush=True)
     with open(os.path.join(a.out, 'report.json'), 'w') as f:

@@ -13,7 +13,7 @@ pub fn classical(task: Task, evidence: &Tensor, mask: Option<&Tensor>) -> Tensor
             Some(mask) => hole_fill(&x, &mask.to_kind(Kind::Float)),
             None => x,
         },
-        Task::SuperRes { scale } => {
+        Task::SuperRes { scale, .. } => {
             let (_, h, w) = x.size3().expect("evidence is (C, h, w)");
             lanczos_resize(&x.unsqueeze(0), h * scale, w * scale).squeeze_dim(0).clamp(0.0, 1.0)
         }

@@ -1,5 +1,6 @@
 //! Degradation operators D for the three tasks, as differentiable tensor maps, and the
-//! Lanczos resampling they share with the classical baselines.
+//! resampling (Lanczos, and the downscales footage may have been made with) they share with the
+//! classical baselines.
 
 use std::f64::consts::PI;
 
@@ -10,13 +11,18 @@ use tch::{Device, Kind, Tensor};
 pub enum Task {
     /// Missing pixels; the evidence is the image itself where the mask is 1.
     Inpaint,
-    /// The evidence is the image Lanczos-downsampled by `scale`.
-    SuperRes { scale: i64 },
+    /// The evidence is the image made `scale` times smaller by `downscale`.
+    SuperRes { scale: i64, downscale: Downscale },
     /// The evidence is the mean of the three channels.
     Colorize,
 }
 
 impl Task {
+    /// Super-resolution of evidence made smaller with Lanczos, the paper's degradation.
+    pub const fn superres(scale: i64) -> Self {
+        Self::SuperRes { scale, downscale: Downscale::Lanczos }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Inpaint => "inpaint",
@@ -28,7 +34,7 @@ impl Task {
     /// Ratio between the restored image's size and the evidence's.
     pub fn scale(&self) -> i64 {
         match self {
-            Self::SuperRes { scale } => *scale,
+            Self::SuperRes { scale, .. } => *scale,
             _ => 1,
         }
     }
@@ -42,9 +48,9 @@ impl Task {
     pub fn degrade(&self, x: &Tensor) -> Tensor {
         match self {
             Self::Inpaint => x.shallow_clone(),
-            Self::SuperRes { scale } => {
+            Self::SuperRes { scale, downscale } => {
                 let (_, _, h, w) = x.size4().expect("images are 4-d");
-                lanczos_resize(x, h / scale, w / scale)
+                resize(x, h / scale, w / scale, *downscale)
             }
             Self::Colorize => gray(x),
         }
@@ -64,18 +70,88 @@ fn lanczos3(x: f64) -> f64 {
     if x.abs() < 3.0 { sinc(x) * sinc(x / 3.0) } else { 0.0 }
 }
 
-/// The `(out, in)` matrix of PIL's antialiased Lanczos-3 resampling along one axis: the
-/// kernel is stretched by the downscale factor and renormalised where it is cut by a border.
-pub fn lanczos_matrix(in_size: i64, out_size: i64) -> Vec<f32> {
+/// How super-resolution's evidence was made smaller: the filter of an antialiased (PIL-style)
+/// downscale. Footage made smaller otherwise than the operator assumes comes back worse than
+/// plain Lanczos (benches/NOTES.md, benchmark 18); upscaling is Lanczos whatever this is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Downscale {
+    /// Lanczos-3, the paper's degradation (PIL's `LANCZOS`).
+    #[default]
+    Lanczos,
+    /// Keys' cubic with a = −0.5 (PIL's `BICUBIC`, ffmpeg's `bicubic`).
+    Bicubic,
+    /// The mean of each output pixel's footprint (PIL's `BOX`, OpenCV's `INTER_AREA` at whole
+    /// factors, a sensor's binning).
+    Area,
+}
+
+impl Downscale {
+    pub const ALL: [Self; 3] = [Self::Lanczos, Self::Bicubic, Self::Area];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Lanczos => "lanczos",
+            Self::Bicubic => "bicubic",
+            Self::Area => "area",
+        }
+    }
+
+    /// The filter's half-width in input pixels at scale 1.
+    fn support(self) -> f64 {
+        match self {
+            Self::Lanczos => 3.0,
+            Self::Bicubic => 2.0,
+            Self::Area => 0.5,
+        }
+    }
+
+    fn weight(self, x: f64) -> f64 {
+        match self {
+            Self::Lanczos => lanczos3(x),
+            Self::Bicubic => {
+                const A: f64 = -0.5;
+                let x = x.abs();
+                if x < 1.0 {
+                    ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+                } else if x < 2.0 {
+                    (((x - 5.0) * x + 8.0) * x - 4.0) * A
+                } else {
+                    0.0
+                }
+            }
+            Self::Area => {
+                if (-0.5..0.5).contains(&x) {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Downscale {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|d| d.name() == s).ok_or_else(|| format!("downscale '{s}' is not lanczos, bicubic or area"))
+    }
+}
+
+/// The `(out, in)` matrix of PIL's antialiased resampling along one axis, Lanczos-3 up and
+/// `downscale` down: the kernel is stretched by the downscale factor and renormalised where it
+/// is cut by a border.
+fn resampling_matrix(in_size: i64, out_size: i64, downscale: Downscale) -> Vec<f32> {
     let scale = in_size as f64 / out_size as f64;
+    let filter = if scale > 1.0 { downscale } else { Downscale::Lanczos };
     let filter_scale = scale.max(1.0);
-    let support = 3.0 * filter_scale;
+    let support = filter.support() * filter_scale;
     let mut m = vec![0f32; (out_size * in_size) as usize];
     for i in 0..out_size {
         let center = (i as f64 + 0.5) * scale;
         let lo = ((center - support + 0.5).floor() as i64).max(0);
         let hi = ((center + support + 0.5).floor() as i64).min(in_size);
-        let weights: Vec<f64> = (lo..hi).map(|j| lanczos3((j as f64 - center + 0.5) / filter_scale)).collect();
+        let weights: Vec<f64> = (lo..hi).map(|j| filter.weight((j as f64 - center + 0.5) / filter_scale)).collect();
         let total: f64 = weights.iter().sum();
         for (j, w) in (lo..hi).zip(weights) {
             m[(i * in_size + j) as usize] = (w / total) as f32;
@@ -84,44 +160,49 @@ pub fn lanczos_matrix(in_size: i64, out_size: i64) -> Vec<f32> {
     m
 }
 
-fn lanczos_tensor(in_size: i64, out_size: i64, device: Device) -> Tensor {
-    Tensor::from_slice(&lanczos_matrix(in_size, out_size)).view([out_size, in_size]).to_device(device)
+fn resampling_tensor(in_size: i64, out_size: i64, downscale: Downscale, device: Device) -> Tensor {
+    Tensor::from_slice(&resampling_matrix(in_size, out_size, downscale)).view([out_size, in_size]).to_device(device)
 }
 
 /// Separable Lanczos-3 resize of `(n, c, h, w)` to `(n, c, out_h, out_w)`, differentiable.
 pub fn lanczos_resize(x: &Tensor, out_h: i64, out_w: i64) -> Tensor {
+    resize(x, out_h, out_w, Downscale::Lanczos)
+}
+
+/// [`lanczos_resize`] whose downscales filter with `downscale`.
+pub fn resize(x: &Tensor, out_h: i64, out_w: i64, downscale: Downscale) -> Tensor {
     let (_, _, h, w) = x.size4().expect("images are 4-d");
-    let rows = lanczos_tensor(h, out_h, x.device());
-    let cols = lanczos_tensor(w, out_w, x.device());
+    let rows = resampling_tensor(h, out_h, downscale, x.device());
+    let cols = resampling_tensor(w, out_w, downscale, x.device());
     rows.matmul(&x.matmul(&cols.tr()))
 }
 
 /// A task's operator D with its resampling matrices built once for a tile size, for step loops.
 pub struct Operator {
     task: Task,
-    /// Super-resolution: the row and (transposed) column Lanczos matrices.
-    lanczos: Option<(Tensor, Tensor)>,
+    /// Super-resolution: the row and (transposed) column downscaling matrices.
+    resampling: Option<(Tensor, Tensor)>,
 }
 
 impl Operator {
     pub fn new(task: Task, tile: i64, device: Device) -> Self {
-        let lanczos = match task {
-            Task::SuperRes { scale } => {
-                let m = lanczos_tensor(tile, tile / scale, device);
+        let resampling = match task {
+            Task::SuperRes { scale, downscale } => {
+                let m = resampling_tensor(tile, tile / scale, downscale, device);
                 Some((m.shallow_clone(), m.tr().contiguous()))
             }
             _ => None,
         };
-        Self { task, lanczos }
+        Self { task, resampling }
     }
 
     pub fn shallow_clone(&self) -> Self {
-        Self { task: self.task, lanczos: self.lanczos.as_ref().map(|(r, c)| (r.shallow_clone(), c.shallow_clone())) }
+        Self { task: self.task, resampling: self.resampling.as_ref().map(|(r, c)| (r.shallow_clone(), c.shallow_clone())) }
     }
 
     /// D(x) for `(n, 3, tile, tile)` images.
     pub fn apply(&self, x: &Tensor) -> Tensor {
-        match &self.lanczos {
+        match &self.resampling {
             Some((rows, cols_t)) => rows.matmul(&x.matmul(cols_t)),
             None => self.task.degrade(x),
         }

@@ -30,7 +30,7 @@ pub mod rng;
 pub mod tensor_file;
 pub mod vector_prior;
 
-pub use degrade::Task;
+pub use degrade::{Downscale, Task};
 pub use device::DeviceChoice;
 pub use model::{LatentKind, Model, ModelConfig};
 pub use restore::{Engine, Observation, Optimizer, RestoreOptions, Restoration, VideoOptions, VideoRestorer};

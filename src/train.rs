@@ -444,7 +444,7 @@ impl Trainer {
             let learning_rate = crate::restore::RestoreOptions::default().learning_rate;
             held_out.zip(frozen.as_ref()).map(|(patches, frozen)| restore_patches(frozen, task, patches, steps, learning_rate, perceptual))
         };
-        let (representation, superres) = (score(crate::Task::Inpaint), score(crate::Task::SuperRes { scale: 4 }));
+        let (representation, superres) = (score(crate::Task::Inpaint), score(crate::Task::superres(4)));
         Health {
             eval_vs_train: mean_psnr(&eval, &train),
             eval_vs_target: mean_psnr(&eval, &target),

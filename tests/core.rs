@@ -112,11 +112,12 @@ fn parity_with_pytorch_reference() {
     let lpips = perceptual.lpips(&photo, &img_b);
     assert!((vgg - f64::try_from(reference["vgg_distance"].get(0)).unwrap()).abs() < 1e-4 * vgg.max(1.0), "VGG distance {vgg}");
     assert!((lpips - f64::try_from(reference["lpips"].get(0)).unwrap()).abs() < 1e-4, "LPIPS {lpips}");
-    for scale in [2, 4, 8] {
-        let ours = degrade::Task::SuperRes { scale }.degrade(&photo.unsqueeze(0)).squeeze_dim(0);
-        let pil = &reference[&format!("pil_down_{scale}")];
-        let mean_abs = f64::try_from((&ours - pil).abs().mean(Kind::Float)).unwrap();
-        assert!(mean_abs < 1e-2, "×{scale} Lanczos differs from PIL by {mean_abs}");
+    let downscales = [2, 4, 8].map(|s| (s, degrade::Downscale::Lanczos, format!("pil_down_{s}")));
+    let others = [degrade::Downscale::Bicubic, degrade::Downscale::Area].map(|d| (4, d, format!("pil_down_{}_4", d.name())));
+    for (scale, downscale, key) in downscales.into_iter().chain(others) {
+        let ours = degrade::Task::SuperRes { scale, downscale }.degrade(&photo.unsqueeze(0)).squeeze_dim(0);
+        let mean_abs = f64::try_from((&ours - &reference[&key]).abs().mean(Kind::Float)).unwrap();
+        assert!(mean_abs < 1e-5, "×{scale} {downscale:?} differs from PIL by {mean_abs}");
     }
 }
 
@@ -249,7 +250,7 @@ fn warm_start_beats_cold_start_on_the_next_frame() {
     let (path, _, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let frames: Vec<Tensor> = common::vtest_frames().iter().map(|f| lcm::data::shrink(f, 48)).collect();
-    let task = Task::SuperRes { scale: 2 };
+    let task = Task::superres(2);
     let obs = |f: &Tensor| Observation::of(task, f, None);
     let opts = RestoreOptions { steps: 60, ..Default::default() };
     let mut engine = Engine::new();
@@ -323,7 +324,7 @@ fn restoration_starts_each_tile_from_the_exemplar_its_weighted_evidence_fits() {
     let start = model.map_setup(Task::Inpaint).start(&model, &y, &w, 0);
     assert!(start.get(0).equal(&exemplars.get(4)) && start.get(1).equal(&exemplars.get(2)), "inpainting started from the wrong exemplars");
     // Super-resolution starts from the seed φ: the evidence leaves the detail open.
-    let sr = Task::SuperRes { scale: 4 };
+    let sr = Task::superres(4);
     let small = tch::no_grad(|| sr.degrade(&renders.narrow(0, 3, 1)));
     let start = model.map_setup(sr).start(&model, &small, &small.ones_like(), 0);
     assert!(start.equal(&model.initial_phi(1, 0)), "super-resolution did not start from the seed φ");
@@ -347,12 +348,31 @@ fn restoration_starts_each_tile_from_the_exemplar_its_weighted_evidence_fits() {
     assert!(after.warm_started && after.fallback.is_none(), "the frame after hints did not warm-start");
 }
 
+/// Footage made smaller by area averaging (OpenCV's INTER_AREA, a sensor's binning) restores
+/// best when the operator knows it: the output then area-averages back to the input, and comes
+/// closer to the truth than when fitted as if Lanczos had made the input.
+#[test]
+fn superres_fits_the_filter_the_footage_was_made_smaller_with() {
+    let (path, _, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
+    let truth = lcm::data::shrink(&common::vtest_frames()[0], 96).narrow(2, 0, 128);
+    let area = Task::SuperRes { scale: 4, downscale: degrade::Downscale::Area };
+    let small = area.degrade(&truth.unsqueeze(0)).squeeze_dim(0);
+    let opts = RestoreOptions { steps: 20, ..Default::default() };
+    let fit = |downscale| restore_with(&model, &Observation::superres(small.shallow_clone(), 4, downscale), &opts, None).image;
+    let (matched, assumed) = (fit(degrade::Downscale::Area), fit(degrade::Downscale::Lanczos));
+    let off = |x: &Tensor| f64::try_from((area.degrade(&x.unsqueeze(0)).squeeze_dim(0) - &small).abs().mean(Kind::Float)).unwrap();
+    assert!(off(&matched) < 2e-3 && off(&assumed) > 2.0 * off(&matched), "area-averaged back: {} fitted, {} assumed Lanczos", off(&matched), off(&assumed));
+    let (psnr_matched, psnr_assumed) = (metrics::psnr(&matched, &truth, None), metrics::psnr(&assumed, &truth, None));
+    assert!(psnr_matched > psnr_assumed, "{psnr_matched:.2} dB fitted to area, {psnr_assumed:.2} dB assuming Lanczos");
+}
+
 #[test]
 fn diverging_restoration_falls_back_to_the_evidence() {
     let (path, patches, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
     let truth = patches.get(3);
-    let task = Task::SuperRes { scale: 2 };
+    let task = Task::superres(2);
     let obs = Observation::of(task, &truth, None);
     let opts = RestoreOptions { steps: 20, learning_rate: f64::NAN, ..Default::default() };
     let restored = restore_with(&model, &obs, &opts, None);
@@ -474,7 +494,7 @@ fn the_autoencoder_baseline_learns_survives_its_file_and_restores_by_map_over_it
     assert!(max_abs_diff(&before, &after) < 1e-5, "the loaded file decodes differently");
 
     // MAP over the code fits ×4 evidence better than the encoding it starts from.
-    let task = Task::SuperRes { scale: 4 };
+    let task = Task::superres(4);
     let obs = Observation::of(task, &patches.get(5), None);
     let misfit = |steps: usize| {
         let out = loaded.restore(&obs, &RestoreOptions { steps, keep_known: false, ..Default::default() }).unwrap();

@@ -77,7 +77,7 @@ fn inpaint_takes_missing_pixels_from_alpha() {
 fn superres_output_caps_are_exactly_scaled_and_beat_bilinear() {
     let (w, h) = (96, 64);
     let truth = real_frame(2, w, h);
-    let small = lcm::Task::SuperRes { scale: 2 }.degrade(&truth.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0);
+    let small = lcm::Task::superres(2).degrade(&truth.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0);
     let mut harness = harness("lcmsuperres scale=2 iterations=150");
     harness.set_src_caps(caps("RGB", w / 2, h / 2));
     let out = harness.push_and_pull(rgb_buffer(&small, 0)).unwrap();
@@ -91,6 +91,24 @@ fn superres_output_caps_are_exactly_scaled_and_beat_bilinear() {
     let ours = lcm::metrics::psnr(&out, &truth, None);
     let baseline = lcm::metrics::psnr(&bilinear, &truth, None);
     assert!(ours > baseline, "super-resolution PSNR {ours:.2} dB is not above bilinear's {baseline:.2} dB");
+}
+
+/// `downscale=area` fits footage made smaller by area averaging: the output averages back to
+/// the input, which the default (Lanczos) operator's output does not.
+#[test]
+fn superres_downscale_names_how_the_input_was_made_smaller() {
+    let (w, h) = (96, 64);
+    let area = lcm::Task::SuperRes { scale: 2, downscale: lcm::Downscale::Area };
+    let small = area.degrade(&real_frame(4, w, h).unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0);
+    let small8 = lcm::imageio::from_interleaved(&lcm::imageio::to_interleaved(&small), h / 2, w / 2, 3);
+    let off = |launch: &str| {
+        let mut harness = harness(launch);
+        harness.set_src_caps(caps("RGB", w / 2, h / 2));
+        let out = rgb_image(&harness.push_and_pull(rgb_buffer(&small, 0)).unwrap(), w, h);
+        f64::try_from((area.degrade(&out.unsqueeze(0)).squeeze_dim(0) - &small8).abs().mean(Kind::Float)).unwrap()
+    };
+    let (fitted, assumed) = (off("lcmsuperres scale=2 downscale=area iterations=10"), off("lcmsuperres scale=2 iterations=10"));
+    assert!(fitted < 2.0 / 255.0 && assumed > 1.5 * fitted, "area-averaged back: {fitted} with downscale=area, {assumed} without");
 }
 
 #[test]
@@ -145,7 +163,7 @@ fn warm_start_carries_over_and_a_flush_restarts_cold() {
     let mut cold = harness("lcmsuperres scale=2 iterations=30 warm-start=false");
     cold.set_src_caps(caps("RGB", w / 2, h / 2));
     let small: Vec<Tensor> = (0..3)
-        .map(|i| lcm::Task::SuperRes { scale: 2 }.degrade(&real_frame(i, w, h).unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0))
+        .map(|i| lcm::Task::superres(2).degrade(&real_frame(i, w, h).unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0))
         .collect();
     let loss = |h: &Harness| h.element().unwrap().property::<f64>("last-loss");
     let warm_started = |h: &Harness| h.element().unwrap().property::<bool>("last-warm-started");

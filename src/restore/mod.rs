@@ -26,7 +26,7 @@ pub use video::{VIDEO_LOOKAHEAD, VideoOptions, VideoRestorer, video_steps};
 use tiles::pad_to;
 
 use crate::baselines;
-use crate::degrade::Task;
+use crate::degrade::{Downscale, Task};
 use crate::model::Model;
 use crate::optim::Adam;
 
@@ -101,9 +101,9 @@ impl Observation {
         Self { task: Task::Inpaint, evidence: image, mask: Some(known), hints: None }
     }
 
-    /// An RGB image `(3, h, w)` to enlarge `scale` times.
-    pub fn superres(small: Tensor, scale: i64) -> Self {
-        Self { task: Task::SuperRes { scale }, evidence: small, mask: None, hints: None }
+    /// An RGB image `(3, h, w)` to enlarge `scale` times, made that much smaller by `downscale`.
+    pub fn superres(small: Tensor, scale: i64, downscale: Downscale) -> Self {
+        Self { task: Task::SuperRes { scale, downscale }, evidence: small, mask: None, hints: None }
     }
 
     /// A gray image `(1, H, W)`, with colour hints `(4, H, W)` if any.
@@ -122,7 +122,7 @@ impl Observation {
                 // Nothing missing: restoration fits the prior to the whole image.
                 None => Self { task, evidence: truth, mask: None, hints: None },
             },
-            Task::SuperRes { scale } => Self::superres(degraded(&truth), scale),
+            Task::SuperRes { scale, downscale } => Self::superres(degraded(&truth), scale, downscale),
             Task::Colorize => Self::colorize(degraded(&truth), None),
         }
     }
@@ -550,11 +550,11 @@ mod tests {
         assert!(spread(&(&restored * (1.0 - &known))) < 1e-6, "the hole of a gray frame came back coloured");
         assert!(restored.equal(&(&restored * (1.0 - &known) + &damaged * &known)), "known pixels changed");
         let small = gray.narrow(1, 0, 16).narrow(2, 0, 24);
-        let restored = keep_evidence(&Observation::superres(small.shallow_clone(), 4), &small, tinted(64, 96), &mut None, &opts);
+        let restored = keep_evidence(&Observation::superres(small.shallow_clone(), 4, Downscale::Lanczos), &small, tinted(64, 96), &mut None, &opts);
         assert!(spread(&restored) < 1e-6, "a gray frame was enlarged in colour");
         // Colour footage keeps the prior's colour.
         let colour = tinted(16, 24);
-        let restored = keep_evidence(&Observation::superres(colour.shallow_clone(), 4), &colour, tinted(64, 96), &mut None, &opts);
+        let restored = keep_evidence(&Observation::superres(colour.shallow_clone(), 4, Downscale::Lanczos), &colour, tinted(64, 96), &mut None, &opts);
         assert!(spread(&restored) > 0.1, "colour footage lost its colour");
     }
 

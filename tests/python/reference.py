@@ -86,13 +86,13 @@ def laplacian_l1(d, levels=3):
     return total + w * x.abs().mean(dim=(1, 2, 3))
 
 
-def pil_lanczos_down(image, scale):
-    """PIL's antialiased Lanczos resize of a (3, H, W) float image, per channel in float mode."""
+def pil_down(image, scale, resample=Image.LANCZOS):
+    """PIL's antialiased downscale of a (3, H, W) float image, per channel in float mode."""
     _, h, w = image.shape
     out = []
     for ch in image.numpy():
         im = Image.fromarray(ch.astype(np.float32), mode="F")
-        out.append(np.asarray(im.resize((w // scale, h // scale), Image.LANCZOS)))
+        out.append(np.asarray(im.resize((w // scale, h // scale), resample)))
     return torch.from_numpy(np.stack(out))
 
 
@@ -145,7 +145,9 @@ def main(src, dst, weights=None):
         out["lap_l1"] = laplacian_l1(t["residual"])
         out["mse"] = t["residual"].pow(2).mean(dim=(1, 2, 3))
         for s in (2, 4, 8):
-            out[f"pil_down_{s}"] = pil_lanczos_down(t["photo"], s)
+            out[f"pil_down_{s}"] = pil_down(t["photo"], s)
+        out["pil_down_bicubic_4"] = pil_down(t["photo"], 4, Image.BICUBIC)
+        out["pil_down_area_4"] = pil_down(t["photo"], 4, Image.BOX)
         if weights:
             with safe_open(weights, "pt") as f:
                 w = {k: f.get_tensor(k) for k in f.keys()}

@@ -4,8 +4,10 @@
  * SECTION:element-lcmsuperres
  *
  * Upscales every frame by `scale` (2, 4 or 8) with a Latent Convolutional Model: the output is
- * the image whose Lanczos downsampling best matches the input frame under the learned prior.
- * Output caps are exactly the input size × scale.
+ * the image whose downsampling best matches the input frame under the learned prior. That
+ * downsampling is Lanczos (the paper's) unless `downscale` names how the footage was made
+ * smaller: bicubic, or area (OpenCV's INTER_AREA, a camera's binning). Output caps are exactly
+ * the input size × scale.
  *
  * ## Example launch line
  * |[
@@ -39,9 +41,34 @@ impl Scale {
     }
 }
 
+/// How the input was made smaller ([`lcm::Downscale`]).
+#[derive(Debug, Eq, PartialEq, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstLcmDownscale")]
+pub enum Downscale {
+    #[default]
+    #[enum_value(name = "Lanczos-3 (the paper's degradation)", nick = "lanczos")]
+    Lanczos,
+    #[enum_value(name = "Bicubic (a = -0.5)", nick = "bicubic")]
+    Bicubic,
+    #[enum_value(name = "Area: the mean of each output pixel's footprint", nick = "area")]
+    Area,
+}
+
+impl From<Downscale> for lcm::Downscale {
+    fn from(d: Downscale) -> Self {
+        match d {
+            Downscale::Lanczos => Self::Lanczos,
+            Downscale::Bicubic => Self::Bicubic,
+            Downscale::Area => Self::Area,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
     scale: Scale,
+    downscale: Downscale,
 }
 
 pub struct SuperRes;
@@ -54,7 +81,7 @@ impl ElementKind for SuperRes {
     const CLASSIFICATION: &'static str = "Filter/Effect/Converter/Video/Scaler";
     const DESCRIPTION: &'static str = "Upscales frames ×2/×4/×8 with a Latent Convolutional Model, warm-started frame to frame";
     const IN_PLACE: bool = false;
-    const TASK: Task = Task::SuperRes { scale: 4 };
+    const TASK: Task = Task::superres(4);
     const FALLBACK: &'static str = "frame upscaled by Lanczos instead";
 
     fn properties() -> Vec<glib::ParamSpec> {
@@ -64,19 +91,28 @@ impl ElementKind for SuperRes {
                 .blurb("Upscaling factor: 2, 4 or 8 (output size = input size × scale)")
                 .mutable_ready()
                 .build(),
+            glib::ParamSpecEnum::builder_with_default("downscale", Downscale::default())
+                .nick("Downscale")
+                .blurb("How the input was made smaller (restoration fits the same filter): lanczos, bicubic or area")
+                .mutable_ready()
+                .build(),
         ]
     }
 
     fn set(settings: &mut Settings, value: &glib::Value, pspec: &glib::ParamSpec) -> Result<(), String> {
         match pspec.name() {
             "scale" => settings.scale = value.get().map_err(|e| format!("scale: {e}"))?,
+            "downscale" => settings.downscale = value.get().map_err(|e| format!("downscale: {e}"))?,
             other => return Err(format!("lcmsuperres has no property {other}")),
         }
         Ok(())
     }
 
-    fn get(settings: &Settings, _: &glib::ParamSpec) -> glib::Value {
-        settings.scale.to_value()
+    fn get(settings: &Settings, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "downscale" => settings.downscale.to_value(),
+            _ => settings.scale.to_value(),
+        }
     }
 
     fn negotiated(settings: &Settings, _: &mut (), in_info: &gst_video::VideoInfo, out_info: &gst_video::VideoInfo) -> Result<(), String> {
@@ -93,7 +129,7 @@ impl ElementKind for SuperRes {
 
     fn observe(settings: &Settings, _: &(), rgb: Tensor, _: Option<Tensor>) -> Option<Observed> {
         Some(Observed {
-            observation: Observation::superres(rgb, i64::from(settings.scale.factor())),
+            observation: Observation::superres(rgb, i64::from(settings.scale.factor()), settings.downscale.into()),
             keep_known: true,
         })
     }

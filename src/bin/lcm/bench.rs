@@ -121,7 +121,7 @@ pub fn run(command: Command) -> Result<()> {
             }
             let model = model.frozen();
             let s = model.config.image_size;
-            let task = Task::SuperRes { scale: 4 };
+            let task = Task::superres(4);
             let y = Tensor::rand([tiles, 3, s / 4, s / 4], (Kind::Float, device));
             let w = y.ones_like();
             let phi = model.initial_phi(tiles, 0);
@@ -146,7 +146,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Warm { model, input, task, scale, frames, crop, cold_steps, steps, device } => {
             let device = device.resolve()?;
             let model = Model::load(&model, device)?.frozen();
-            let task = task.task(scale);
+            let task = task.task(scale, lcm::Downscale::Lanczos);
             let frames: Vec<Tensor> = data::load_frames(&input, frames, 1)?.into_iter().take(frames).collect();
             let truths: Vec<Tensor> = frames.iter().map(|f| f.narrow(1, 0, crop.min(f.size()[1])).narrow(2, 0, crop.min(f.size()[2]))).collect();
             let observe = |t: &Tensor| {
@@ -227,7 +227,7 @@ pub fn run(command: Command) -> Result<()> {
             println!("| MAP steps | representation PSNR (dB) | LPIPS | ×4 SR PSNR (dB) | ×4 SR LPIPS |\n|---|---|---|---|---|");
             for k in steps {
                 let mut row = format!("| {k} |");
-                for task in [lcm::Task::Inpaint, lcm::Task::SuperRes { scale: 4 }] {
+                for task in [lcm::Task::Inpaint, lcm::Task::superres(4)] {
                     let (psnr, lpips) = lcm::train::restore_patches(&model, task, &clean, k, lr, Some(&perceptual));
                     row += &format!(" {psnr:.2} | {:.4} |", lpips.unwrap_or(f64::NAN));
                 }

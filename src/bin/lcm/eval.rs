@@ -65,6 +65,9 @@ pub struct Args {
     pub(crate) hints: usize,
     #[arg(long, default_value_t = 4, value_parser = parse_scale)]
     pub(crate) scale: i64,
+    /// Super-resolution: how the evidence is made smaller (lanczos, bicubic or area).
+    #[arg(long, default_value = "lanczos")]
+    pub(crate) downscale: lcm::Downscale,
     /// MAP steps (default: 200 on crops; with --clip, the elements' default).
     #[arg(long, value_parser = parse_positive)]
     pub(crate) steps: Option<usize>,
@@ -131,7 +134,7 @@ pub fn run(args: Args) -> Result<()> {
     let glo = args.glo.as_ref().map(|p| Model::load(p, device).map(Model::frozen)).transpose()?;
     let ae = args.ae.as_ref().map(|p| VectorPrior::load(p, device)).transpose()?;
     let wgan_gp = args.wgan_gp.as_ref().map(|p| VectorPrior::load(p, device)).transpose()?;
-    let task = args.task.task(args.scale);
+    let task = args.task.task(args.scale, args.downscale);
     let sampling = Sampling { frames_per_video: args.max_frames, frame_every: args.frame_every, max_side: 0, fraction: 0.0 };
     let frames = holdout::evaluation_frames(&args.input, &model.summary.data, &model.summary.holdout, &sampling)?;
     let crop = model.config.image_size;

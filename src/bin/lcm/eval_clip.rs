@@ -14,7 +14,7 @@ use crate::eval::Args;
 fn default_methods(task: Task) -> &'static [&'static str] {
     match task {
         Task::Inpaint => &["lcm", "smooth", "hold", "telea", "ns"],
-        Task::SuperRes { scale: 4 } => &["lcm", "lanczos", "bicubic", "lanczos-bp", "realesrgan"],
+        Task::SuperRes { scale: 4, .. } => &["lcm", "lanczos", "bicubic", "lanczos-bp", "realesrgan"],
         Task::SuperRes { .. } => &["lcm", "lanczos", "bicubic", "lanczos-bp"],
         Task::Colorize => &["lcm", "gray", "hint-spread"],
     }
@@ -76,7 +76,7 @@ fn python_comparator(clip: &Clip, script: &str, outputs: &[&str]) -> Result<(Vec
 pub fn run(args: Args) -> Result<()> {
     let device = args.device.resolve()?;
     let model = Model::load(&args.model, device)?.frozen();
-    let task = args.task.task(args.scale);
+    let task = args.task.task(args.scale, args.downscale);
     let methods: Vec<String> =
         args.methods.clone().unwrap_or_else(|| default_methods(task).iter().map(|m| m.to_string()).collect());
     let restore = RestoreOptions { steps: args.steps.unwrap_or(lcm::restore::video_steps(task)), learning_rate: args.lr, ..Default::default() };
@@ -121,7 +121,7 @@ pub fn run(args: Args) -> Result<()> {
                     (fills[usize::from(name == "ns")].iter().map(Tensor::shallow_clone).collect(), *seconds)
                 }
                 "realesrgan" => {
-                    if task != (Task::SuperRes { scale: 4 }) {
+                    if !matches!(task, Task::SuperRes { scale: 4, .. }) {
                         eprintln!("lcm: skipping realesrgan: it restores ×4 super-resolution only");
                         continue;
                     }

@@ -51,10 +51,11 @@ pub enum TaskArg {
 }
 
 impl TaskArg {
-    pub fn task(self, scale: i64) -> Task {
+    /// The task; super-resolution's evidence made `scale` times smaller by `downscale`.
+    pub fn task(self, scale: i64, downscale: lcm::Downscale) -> Task {
         match self {
             TaskArg::Inpaint => Task::Inpaint,
-            TaskArg::Superres => Task::SuperRes { scale },
+            TaskArg::Superres => Task::SuperRes { scale, downscale },
             TaskArg::Colorize => Task::Colorize,
         }
     }

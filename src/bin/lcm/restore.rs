@@ -28,6 +28,10 @@ pub struct Args {
     /// Super-resolution factor.
     #[arg(long, default_value_t = 4, value_parser = parse_scale)]
     scale: i64,
+    /// Super-resolution: how the input was made smaller (lanczos, bicubic or area); restoring
+    /// with the same filter fits it best.
+    #[arg(long, default_value = "lanczos")]
+    downscale: lcm::Downscale,
     /// MAP steps.
     #[arg(long, default_value_t = 200, value_parser = parse_positive)]
     steps: usize,
@@ -65,7 +69,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.overlap < 0 || args.overlap > model.config.image_size / 2 {
         bail!("--overlap {} must be between 0 and half the model's {}-pixel tile", args.overlap, model.config.image_size);
     }
-    let task = args.task.task(args.scale);
+    let task = args.task.task(args.scale, args.downscale);
     let rgb = imageio::load_rgb(&args.input)?;
     let (_, h, w) = rgb.size3()?;
     let observation = match task {
@@ -75,7 +79,7 @@ pub fn run(args: Args) -> Result<()> {
             Observation::inpaint(&rgb * &mask, mask)
         }
         // The input is already the small image.
-        Task::SuperRes { scale } => Observation::superres(rgb, scale),
+        Task::SuperRes { scale, downscale } => Observation::superres(rgb, scale, downscale),
         Task::Colorize => {
             let hints = args.hints.as_deref().map(imageio::load_rgba).transpose()?.map(|image| lcm::restore::hints_from_rgba(&image, h, w));
             Observation::of(task, &rgb, None).with_hints(hints)
