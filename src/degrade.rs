@@ -78,7 +78,7 @@ pub enum Downscale {
     /// Lanczos-3, the paper's degradation (PIL's `LANCZOS`).
     #[default]
     Lanczos,
-    /// Keys' cubic with a = −0.5 (PIL's `BICUBIC`, ffmpeg's `bicubic`).
+    /// Keys' cubic with a = −0.5 (PIL's `BICUBIC`).
     Bicubic,
     /// The mean of each output pixel's footprint (PIL's `BOX`, OpenCV's `INTER_AREA` at whole
     /// factors, a sensor's binning).

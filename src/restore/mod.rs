@@ -52,7 +52,7 @@ pub struct RestoreOptions {
     pub tile_overlap: i64,
     /// Keep the evidence exactly: inpainting copies known pixels into the result unchanged,
     /// colorization shifts colours so the result's channel mean is the input gray,
-    /// super-resolution back-projects until the result's Lanczos downsampling is the input.
+    /// super-resolution back-projects until the result's downsampling (the task's filter) is the input.
     pub keep_known: bool,
     /// Seed of the cold-start φ.
     pub seed: u64,
@@ -112,7 +112,7 @@ impl Observation {
     }
 
     /// What `task` leaves of a clean frame `(3, H, W)`: the pixels `mask` `(1, H, W)` keeps
-    /// (inpainting; 1 = known), the Lanczos-downsampled frame, or its gray.
+    /// (inpainting; 1 = known), the frame made smaller (by the task's filter), or its gray.
     pub fn of(task: Task, truth: &Tensor, mask: Option<Tensor>) -> Self {
         let truth = truth.to_kind(Kind::Float);
         let degraded = |t: &Tensor| task.degrade(&t.unsqueeze(0)).squeeze_dim(0).clamp(0.0, 1.0);
@@ -500,7 +500,7 @@ pub(super) fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
     darker.where_self(&mean.ge_tensor(gray), &brighter).clamp(0.0, 1.0)
 }
 
-/// Iterative back-projection: corrects the upscaled images until their Lanczos downsampling
+/// Iterative back-projection: corrects the upscaled images until their downsampling (the task's filter)
 /// matches the evidence, keeping the prior's detail in what the evidence cannot see.
 /// `images` `(N, 3, H, W)`, `evidence` `(N, 3, h, w)`.
 pub(crate) fn back_project(task: Task, images: &Tensor, evidence: &Tensor) -> Tensor {
