@@ -170,12 +170,16 @@ def back_projection(lr, size, iterations=20):
     return np.clip(x, 0, 1)
 
 
+def psnr(out, truth, region=None):
+    """PSNR over `region` (all pixels if None), capped at 120 dB as lcm's `metrics::psnr` is."""
+    err = np.square(out - truth)
+    return 10 * np.log10(1 / max((err if region is None else err[region]).mean(), 1e-12))
+
+
 def scores(outs, truths, lpips, regions=None, box=None):
     crop = (lambda z: z[box[0]:box[1], box[2]:box[3]]) if box else (lambda z: z)
-    psnr = [10 * np.log10(1 / max(((o - g)[r] if r is not None else (o - g)).__pow__(2).mean(), 1e-12))
-            for o, g, r in zip(outs, truths, regions or [None] * len(outs))]
     return {
-        'psnr': float(np.mean(psnr)),
+        'psnr': float(np.mean([psnr(o, g, r) for o, g, r in zip(outs, truths, regions or [None] * len(outs))])),
         'lpips': float(np.mean([lpips(crop(o), crop(g)) for o, g in zip(outs, truths)])),
         'temporal_error': float(np.mean([np.abs((outs[t + 1] - outs[t]) - (truths[t + 1] - truths[t])).mean()
                                          for t in range(len(outs) - 1)])),
@@ -191,7 +195,7 @@ def run_case(name, task, truths, work, lpips, seed, downscale='lanczos'):
     d = os.path.join(work, f'{name}-{task}')
     subprocess.run(['rm', '-rf', d])
     os.makedirs(d + '/in')
-    results, grid = {}, None
+    results = {}
     if task in ('rect', 'dirt'):
         if task == 'rect':
             x, y, rw, rh = centred_rect(h, w)

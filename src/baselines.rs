@@ -29,7 +29,7 @@ pub fn classical(task: Task, evidence: &Tensor, mask: Option<&Tensor>) -> Tensor
 /// their plain mean on PSNR, LPIPS and flicker on three clips of four (benches/NOTES.md,
 /// benchmark 14; the mean had beaten both OpenCV inpaintings, benchmark 9). Where the damage's
 /// surroundings are flat (a sky, a wall), the march only streaks the odd edge across the hole and
-/// the smooth fill takes over ([`surroundings_texture`]).
+/// the smooth fill takes over (`surroundings_texture`).
 pub fn hole_fill(image: &Tensor, mask: &Tensor) -> Tensor {
     let reach = MARCH_REACH * surroundings_texture(image, mask);
     if reach < 1.0 {
