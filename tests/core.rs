@@ -271,6 +271,36 @@ fn warm_start_beats_cold_start_on_the_next_frame() {
     assert!(!engine.restore(&model, &obs(&frames[2]), &opts, true).warm_started);
 }
 
+/// A warm-started tile whose φ still fits its evidence takes no steps: a repeated frame comes back
+/// as it was, and a frame changed in one corner steps only the tiles there.
+#[test]
+fn tiles_that_still_fit_the_next_frame_take_no_steps() {
+    let (path, _, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
+    let frame = lcm::data::shrink(&common::vtest_frames()[0], 96);
+    let obs = |f: &Tensor| Observation::of(Task::superres(2), f, None);
+    let opts = RestoreOptions { steps: 30, ..Default::default() };
+    let mut engine = Engine::new();
+    let first = engine.restore(&model, &obs(&frame), &opts, true);
+    let again = engine.restore(&model, &obs(&frame), &opts, true);
+    assert!(again.warm_started);
+    assert_eq!(again.losses.len(), 1, "a frame its tiles already fit took steps");
+    assert!(again.phi.equal(&first.phi) && again.image.equal(&first.image), "a repeated frame came back changed");
+
+    let changed = frame.copy();
+    let _ = changed.narrow(1, 0, 24).narrow(2, 0, 24).g_mul_scalar_(0.3);
+    let third = engine.restore(&model, &obs(&changed), &opts, true);
+    let stepped = (&third.phi - &again.phi).abs().amax([1].as_slice(), false).gt(0.0);
+    let (count, rows) = (i64::try_from(stepped.sum(Kind::Int64)).unwrap(), stepped.size()[0]);
+    assert!(bool::try_from(stepped.get(0)).unwrap(), "the changed corner's tile did not step");
+    assert!(count < rows / 2, "{count} of {rows} tiles stepped for a change in one corner");
+    assert_eq!(third.losses.len(), 30);
+
+    let every_tile = restore_with(&model, &obs(&frame), &RestoreOptions { settle: false, ..opts }, Some(engine.previous().unwrap()));
+    assert_eq!(every_tile.losses.len(), 30);
+    assert!(!every_tile.phi.equal(&third.phi));
+}
+
 #[test]
 fn broken_model_files_give_clear_errors() {
     let (path, _, _) = common::trained_tiny();

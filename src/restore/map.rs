@@ -59,6 +59,12 @@ impl MapSetup {
         }
     }
 
+    /// How far each tile's render `(N, 3, H, W)` is from its evidence `y` weighted by `w`: MAP's
+    /// objective, one value per tile `(N,)`.
+    pub fn misfit(&self, renders: &Tensor, y: &Tensor, w: &Tensor) -> Tensor {
+        self.objective.apply(&((self.operator.apply(renders) - y) * w))
+    }
+
     /// Whether this task's starts can come from the model's exemplars.
     pub fn has_exemplars(&self) -> bool {
         self.exemplars.is_some()
@@ -116,9 +122,7 @@ impl<'a> MapOptimizer<'a> {
     /// One step: render, degrade, loss, backward to φ, update, project. Returns the loss (summed
     /// over tiles) as a device tensor, so the loop never waits on the host.
     pub fn step(&mut self) -> Tensor {
-        let x = self.model.render(&self.phi, false);
-        let residual = (self.setup.operator.apply(&x) - &self.y) * &self.w;
-        let total = self.setup.objective.apply(&residual).sum(Kind::Float);
+        let total = self.setup.misfit(&self.model.render(&self.phi, false), &self.y, &self.w).sum(Kind::Float);
         let grad = Tensor::run_backward(&[&total], &[&self.phi], false, false).pop().expect("one input, one gradient");
         tch::no_grad(|| {
             let update = match self.optimizer {
@@ -168,4 +172,35 @@ pub(super) fn optimise(
         losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
     }
     (map.phi.detach(), map.adam_state(), losses)
+}
+
+/// [`optimise`] over the rows of φ that have not `settled` `(N,)`: settled rows keep their φ and
+/// Adam moments. Losses are summed over every row, a settled one at its `fit` `(N,)`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn optimise_unsettled(
+    model: &Model,
+    task: Task,
+    y: &Tensor,
+    w: &Tensor,
+    phi: Tensor,
+    adam: Option<Adam>,
+    settled: &Tensor,
+    fit: &Tensor,
+    opts: &RestoreOptions,
+    started: Instant,
+) -> (Tensor, Option<Adam>, Vec<f64>) {
+    let rows = settled.logical_not().nonzero().squeeze_dim(1);
+    let settled_loss = f64::try_from(fit.masked_select(settled).sum(Kind::Double)).unwrap_or(0.0);
+    if rows.size()[0] == 0 {
+        return (phi, adam, vec![settled_loss]);
+    }
+    let pick = |t: &Tensor| t.index_select(0, &rows);
+    let put = |all: &Tensor, part: &Tensor| all.index_copy(0, &rows, part);
+    let part_adam = adam.as_ref().map(|a| Adam::resumed(pick(&a.first), pick(&a.second), a.steps));
+    let (part_phi, part_adam, losses) = optimise(model, task, &pick(y), &pick(w), pick(&phi), part_adam, opts, started);
+    let adam = part_adam.map(|part| {
+        let (first, second) = adam.map_or_else(|| (phi.zeros_like(), phi.zeros_like()), |a| (a.first, a.second));
+        Adam::resumed(put(&first, &part.first), put(&second, &part.second), part.steps)
+    });
+    (put(&phi, &part_phi), adam, losses.into_iter().map(|loss| loss + settled_loss).collect())
 }

@@ -170,7 +170,8 @@ pub fn run(command: Command) -> Result<()> {
                 let obs = observe(truth);
                 // (PSNR against the truth, final MAP loss on the evidence) after k steps.
                 let restored = |k: usize, warm: bool| {
-                    let opts = RestoreOptions { steps: k, ..Default::default() };
+                    // Every tile steps: this counts the steps a warm start needs.
+                    let opts = RestoreOptions { steps: k, settle: false, ..Default::default() };
                     let previous = if warm { engine.previous() } else { None };
                     let r = lcm::restore::restore_with(&model, &obs, &opts, previous);
                     (psnr(&r.image, truth), r.losses.last().copied().unwrap_or(f64::NAN))
