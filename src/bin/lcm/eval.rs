@@ -65,7 +65,8 @@ pub struct Args {
     pub(crate) hints: usize,
     #[arg(long, default_value_t = 4, value_parser = parse_scale)]
     pub(crate) scale: i64,
-    /// Super-resolution: how the evidence is made smaller (lanczos, bicubic or area).
+    /// Super-resolution: how the evidence is made smaller (lanczos, bicubic or area); lcm and
+    /// the back-projection comparator (`lanczos-bp`: a Lanczos upscale back-projected) are told.
     #[arg(long, default_value = "lanczos")]
     pub(crate) downscale: lcm::Downscale,
     /// MAP steps (default: 200 on crops; with --clip, the elements' default).
