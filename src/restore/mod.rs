@@ -348,8 +348,8 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
 /// How much worse (relative) than when it last took steps a warm-started tile may fit a new
 /// frame's evidence and still take none: its φ, and so its render, stay as they were. On a still
 /// shot MAP otherwise keeps drawing detail and colour the evidence cannot check, a little
-/// different every frame. Six frames of 15 clips and held-out segments (benches/NOTES.md,
-/// benchmark 19): colour 0.3–0.6× the seconds per frame at equal figures (0.05 and 0.2 alike);
+/// different every frame. Six frames of up to 13 clips and held-out segments (benches/NOTES.md,
+/// benchmark 19): colour 0.3–0.55× the seconds per frame at equal figures (0.05 and 0.2 alike);
 /// ×4 0.3–1× the time, temporal error lower on still shots (bunny-9000 0.00051 → 0.00045), PSNR
 /// within 0.05 dB and LPIPS within 0.0025 at 0.05, while 0.2 cost the 176×144 face 0.13 dB.
 /// Inpainting steps every tile: a hole's detail gains from the steps it accumulates (0.05 put a
