@@ -296,8 +296,9 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     // Warm-started tiles whose φ still fits this frame's evidence take no steps.
     let settled = match (last_fit, settle_tolerance(task)) {
         (Some(last_fit), Some(tolerance)) if opts.settle => {
-            let fit = tch::no_grad(|| setup.misfit(&model.render(&phi, false), &y, &w));
-            Some((fit.le_tensor(&(&last_fit * (1.0 + tolerance))), fit, last_fit))
+            let renders = tch::no_grad(|| model.render(&phi, false));
+            let fit = tch::no_grad(|| setup.misfit(&renders, &y, &w));
+            Some((fit.le_tensor(&(&last_fit * (1.0 + tolerance))), fit, last_fit, renders))
         }
         _ => None,
     };
@@ -305,7 +306,7 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     // Grad mode is per thread: turn it on here whatever the calling thread had.
     let (phi, adam, losses) = tch::with_grad(|| match &settled {
         None => optimise(model, task, &y, &w, phi, adam, opts, started),
-        Some((settled, fit, _)) => optimise_unsettled(model, task, &y, &w, phi, adam, settled, fit, opts, started),
+        Some((settled, fit, ..)) => optimise_unsettled(model, task, &y, &w, phi, adam, settled, fit, opts, started),
     });
 
     let _guard = tch::no_grad_guard();
@@ -325,12 +326,23 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
             fit: None,
         };
     }
-    let renders = model.render(&phi, false);
-    // A settled tile keeps the fit it had when it last stepped, so slow drift adds up until it steps.
-    let fit = setup.misfit(&renders, &y, &w);
-    let fit = match settled {
-        Some((settled, _, last_fit)) => last_fit.where_self(&settled, &fit),
-        None => fit,
+    let (renders, fit) = match settled {
+        // Settled tiles render as they did when checked; a settled tile keeps the fit it had when
+        // it last stepped, so slow drift adds up until it steps.
+        Some((settled, _, last_fit, checked)) => {
+            let stepped = settled.logical_not().nonzero().squeeze_dim(1);
+            let renders = match stepped.size()[0] {
+                0 => checked,
+                _ => checked.index_copy(0, &stepped, &model.render(&phi.index_select(0, &stepped), false)),
+            };
+            let fit = setup.misfit(&renders, &y, &w);
+            (renders, last_fit.where_self(&settled, &fit))
+        }
+        None => {
+            let renders = model.render(&phi, false);
+            let fit = setup.misfit(&renders, &y, &w);
+            (renders, fit)
+        }
     };
     // Each tile's renders from its starts, averaged.
     let rendered = renders.view([starts, grid.len() as i64, 3, grid.tile, grid.tile]).mean_dim(0, false, Kind::Float);
