@@ -294,19 +294,19 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     let (y, w) = (y.repeat([starts, 1, 1, 1]), w.repeat([starts, 1, 1, 1]));
     let setup = model.map_setup(task);
     // Warm-started tiles whose φ still fits this frame's evidence take no steps.
-    let settled = match (last_fit, settle_tolerance(task)) {
+    let check = match (last_fit, settle_tolerance(task)) {
         (Some(last_fit), Some(tolerance)) if opts.settle => {
             let renders = tch::no_grad(|| model.render(&phi, false));
             let fit = tch::no_grad(|| setup.misfit(&renders, &y, &w));
-            Some((fit.le_tensor(&(&last_fit * (1.0 + tolerance))), fit, last_fit, renders))
+            Some(SettleCheck { settled: fit.le_tensor(&(&last_fit * (1.0 + tolerance))), fit, last_fit, renders })
         }
         _ => None,
     };
 
     // Grad mode is per thread: turn it on here whatever the calling thread had.
-    let (phi, adam, losses) = tch::with_grad(|| match &settled {
+    let (phi, adam, losses) = tch::with_grad(|| match &check {
         None => optimise(model, task, &y, &w, phi, adam, opts, started),
-        Some((settled, fit, ..)) => optimise_unsettled(model, task, &y, &w, phi, adam, settled, fit, opts, started),
+        Some(c) => optimise_unsettled(model, task, &y, &w, phi, adam, &c.settled, &c.fit, opts, started),
     });
 
     let _guard = tch::no_grad_guard();
@@ -326,17 +326,17 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
             fit: None,
         };
     }
-    let (renders, fit) = match settled {
+    let (renders, fit) = match check {
         // Settled tiles render as they did when checked; a settled tile keeps the fit it had when
         // it last stepped, so slow drift adds up until it steps.
-        Some((settled, _, last_fit, checked)) => {
-            let stepped = settled.logical_not().nonzero().squeeze_dim(1);
+        Some(c) => {
+            let stepped = c.settled.logical_not().nonzero().squeeze_dim(1);
             let renders = match stepped.size()[0] {
-                0 => checked,
-                _ => checked.index_copy(0, &stepped, &model.render(&phi.index_select(0, &stepped), false)),
+                0 => c.renders,
+                _ => c.renders.index_copy(0, &stepped, &model.render(&phi.index_select(0, &stepped), false)),
             };
             let fit = setup.misfit(&renders, &y, &w);
-            (renders, last_fit.where_self(&settled, &fit))
+            (renders, c.last_fit.where_self(&c.settled, &fit))
         }
         None => {
             let renders = model.render(&phi, false);
@@ -355,6 +355,16 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     let image = keep_evidence(obs, &evidence, image, &mut fill, opts);
     let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
     Restoration { image, phi, losses, fallback: None, warm_started, grid, adam, temporal_pixels: 0, fit: Some(fit) }
+}
+
+/// A warm frame's check of its φ rows against the new evidence, before any step.
+struct SettleCheck {
+    /// `(N,)` bool: the rows that take no steps.
+    settled: Tensor,
+    /// Each row's misfit now, its misfit when it last took steps, and its render now.
+    fit: Tensor,
+    last_fit: Tensor,
+    renders: Tensor,
 }
 
 /// How much worse (relative) than when it last took steps a warm-started tile may fit a new
