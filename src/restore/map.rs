@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tch::{Kind, Tensor};
 
-use super::{Optimizer, RestoreOptions};
+use super::{Optimizer, RestoreOptions, SettleCheck};
 use crate::optim::Adam;
 use crate::degrade::{Operator, Task};
 use crate::loss;
@@ -174,8 +174,8 @@ pub(super) fn optimise(
     (map.phi.detach(), map.adam_state(), losses)
 }
 
-/// [`optimise`] over the rows of φ that have not `settled` `(N,)`: settled rows keep their φ and
-/// Adam moments. Losses are summed over every row, a settled one at its `fit` `(N,)`.
+/// [`optimise`] over the rows of φ that `check` found unsettled: settled rows keep their φ and
+/// Adam moments. Losses are summed over every row, a settled one at its checked fit.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn optimise_unsettled(
     model: &Model,
@@ -184,18 +184,17 @@ pub(super) fn optimise_unsettled(
     w: &Tensor,
     phi: Tensor,
     adam: Option<Adam>,
-    settled: &Tensor,
-    fit: &Tensor,
+    check: &SettleCheck,
     opts: &RestoreOptions,
     started: Instant,
 ) -> (Tensor, Option<Adam>, Vec<f64>) {
-    let rows = settled.logical_not().nonzero().squeeze_dim(1);
-    let settled_loss = f64::try_from(fit.masked_select(settled).sum(Kind::Double)).unwrap_or(0.0);
+    let rows = &check.stepped;
+    let settled_loss = f64::try_from(check.fit.masked_select(&check.settled).sum(Kind::Double)).unwrap_or(0.0);
     if rows.size()[0] == 0 {
         return (phi, adam, vec![settled_loss]);
     }
-    let pick = |t: &Tensor| t.index_select(0, &rows);
-    let put = |all: &Tensor, part: &Tensor| all.index_copy(0, &rows, part);
+    let pick = |t: &Tensor| t.index_select(0, rows);
+    let put = |all: &Tensor, part: &Tensor| all.index_copy(0, rows, part);
     let part_adam = adam.as_ref().map(|a| Adam::resumed(pick(&a.first), pick(&a.second), a.steps));
     let (part_phi, part_adam, losses) = optimise(model, task, &pick(y), &pick(w), pick(&phi), part_adam, opts, started);
     let adam = part_adam.map(|part| {

@@ -298,7 +298,9 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
         (Some(last_fit), Some(tolerance)) if opts.settle => {
             let renders = tch::no_grad(|| model.render(&phi, false));
             let fit = tch::no_grad(|| setup.misfit(&renders, &y, &w));
-            Some(SettleCheck { settled: fit.le_tensor(&(&last_fit * (1.0 + tolerance))), fit, last_fit, renders })
+            let settled = fit.le_tensor(&(&last_fit * (1.0 + tolerance)));
+            let stepped = settled.logical_not().nonzero().squeeze_dim(1);
+            Some(SettleCheck { settled, stepped, fit, last_fit, renders })
         }
         _ => None,
     };
@@ -306,7 +308,7 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     // Grad mode is per thread: turn it on here whatever the calling thread had.
     let (phi, adam, losses) = tch::with_grad(|| match &check {
         None => optimise(model, task, &y, &w, phi, adam, opts, started),
-        Some(c) => optimise_unsettled(model, task, &y, &w, phi, adam, &c.settled, &c.fit, opts, started),
+        Some(c) => optimise_unsettled(model, task, &y, &w, phi, adam, c, opts, started),
     });
 
     let _guard = tch::no_grad_guard();
@@ -330,10 +332,9 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
         // Settled tiles render as they did when checked; a settled tile keeps the fit it had when
         // it last stepped, so slow drift adds up until it steps.
         Some(c) => {
-            let stepped = c.settled.logical_not().nonzero().squeeze_dim(1);
-            let renders = match stepped.size()[0] {
+            let renders = match c.stepped.size()[0] {
                 0 => c.renders,
-                _ => c.renders.index_copy(0, &stepped, &model.render(&phi.index_select(0, &stepped), false)),
+                _ => c.renders.index_copy(0, &c.stepped, &model.render(&phi.index_select(0, &c.stepped), false)),
             };
             let fit = setup.misfit(&renders, &y, &w);
             (renders, c.last_fit.where_self(&c.settled, &fit))
@@ -359,8 +360,9 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
 
 /// A warm frame's check of its φ rows against the new evidence, before any step.
 struct SettleCheck {
-    /// `(N,)` bool: the rows that take no steps.
+    /// `(N,)` bool: the rows that take no steps; and the indices of the others.
     settled: Tensor,
+    stepped: Tensor,
     /// Each row's misfit now, its misfit when it last took steps, and its render now.
     fit: Tensor,
     last_fit: Tensor,
