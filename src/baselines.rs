@@ -21,6 +21,12 @@ pub fn classical(task: Task, evidence: &Tensor, mask: Option<&Tensor>) -> Tensor
     }
 }
 
+/// Bicubic upscale of `evidence` `(C, h, w)` by `scale`, clamped to [0, 1].
+pub fn bicubic_upscale(evidence: &Tensor, scale: i64) -> Tensor {
+    let (_, h, w) = evidence.size3().expect("evidence is (C, h, w)");
+    evidence.unsqueeze(0).upsample_bicubic2d([h * scale, w * scale], false, None, None).squeeze_dim(0).clamp(0.0, 1.0)
+}
+
 /// The engine's classical fill of the pixels where `mask` is 0: the marching fill near the known
 /// pixels, giving way to the smooth (thin-plate) fill deeper in (the marching fill's share is
 /// exp(−d / 32), d the distance in pixels to the nearest known one). The smooth fill alone is

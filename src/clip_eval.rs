@@ -205,11 +205,7 @@ pub fn run(method: &ClipMethod, clip: &Clip) -> (Vec<Tensor>, f64) {
         ClipMethod::Bicubic => clip
             .observations
             .iter()
-            .map(|o| {
-                let (_, h, w) = o.evidence.size3().expect("(3, h, w)");
-                let s = task.scale();
-                o.evidence.unsqueeze(0).upsample_bicubic2d([h * s, w * s], false, None, None).squeeze_dim(0).clamp(0.0, 1.0)
-            })
+            .map(|o| crate::baselines::bicubic_upscale(&o.evidence, task.scale()))
             .collect(),
         ClipMethod::LanczosBackProjection => clip
             .observations

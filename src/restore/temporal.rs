@@ -347,9 +347,9 @@ pub struct Addition {
 /// How an [`Addition`] leans on the last frame's.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Carry {
-    /// As inventions are carried: [`CARRY_WEIGHT`] where the guides agree, fading with their
-    /// difference. Super-resolution's detail must follow the evidence, which back-projection
-    /// then enforces.
+    /// All of it where the guides agree, fading with their difference (as inventions are
+    /// carried, without [`CARRY_WEIGHT`]'s tenth of the fresh render). Super-resolution's detail
+    /// must follow the evidence, which back-projection then enforces where the scene moved.
     Lean,
     /// All of it wherever the guides are at least [`HOLD_LIKENESS`] alike, none elsewhere.
     /// Colour rides on an exact gray, so a held colour costs nothing where the scene moved a
@@ -376,13 +376,14 @@ impl Addition {
     /// 0.00322, benches/NOTES.md benchmark 12), each pixel by whichever of its block's move, the
     /// camera's or none fits it best (benchmark 14): colour and detail the evidence does not fix
     /// do not flicker where the scene stays. The caller makes the result agree with the evidence
-    /// again (match its gray, back-project).
-    pub fn carry(&self, output: &Tensor, base: &Tensor) -> Tensor {
+    /// again (match its gray, back-project). Returned with each pixel's likeness (0–1, `(1, H,
+    /// W)`) to the moved last frame: how still the scene stands there.
+    pub fn carry(&self, output: &Tensor, base: &Tensor) -> (Tensor, Tensor) {
         let _guard = tch::no_grad_guard();
         let base = base.to_kind(Kind::Float).to_device(output.device());
         let guide = base.mean_dim(0, true, Kind::Float);
         if self.guide.size() != guide.size() || self.added.size() != output.size() {
-            return output.shallow_clone();
+            return (output.shallow_clone(), guide.zeros_like());
         }
         let everywhere = guide.ones_like();
         let (dy, dx) = global_shift(&guide, &everywhere, &Past { pixels: self.guide.shallow_clone(), known: everywhere.shallow_clone() });
@@ -401,11 +402,12 @@ impl Addition {
             alike = this_alike.where_self(&better, &alike);
         }
         let added = output.to_kind(Kind::Float) - &base;
+        let still = valid * alike;
         let weight = match self.carry {
-            Carry::Lean => alike * CARRY_WEIGHT,
-            Carry::Hold => alike.gt(HOLD_LIKENESS).to_kind(Kind::Float),
+            Carry::Lean => still.shallow_clone(),
+            Carry::Hold => still.gt(HOLD_LIKENESS).to_kind(Kind::Float),
         };
-        &base + &added + (moved_added - &added) * (valid * weight)
+        (&base + &added + (moved_added - &added) * weight, still)
     }
 
     /// The last frame's guide, validity and addition moved to `guide` block by block: each
@@ -649,11 +651,11 @@ mod tests {
         let memory = Addition::new(&warm, &gray, Carry::Hold);
         let red = |image: &Tensor| f64::try_from((image.get(0) - image.mean_dim(0, false, Kind::Float)).mean(Kind::Float)).unwrap();
         // The same shot drawn cool this time: it keeps its warm colour.
-        let carried = memory.carry(&cool, &gray);
+        let (carried, _) = memory.carry(&cool, &gray);
         assert!((red(&carried) - 0.05).abs() < 0.002, "red chroma {:.4}, expected the earlier 0.05", red(&carried));
         // Another shot: its own colour.
         let other = Tensor::rand([1, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.8 + 0.1;
-        let carried = memory.carry(&(&other + tint(-0.05, 0.05)), &other);
+        let (carried, _) = memory.carry(&(&other + tint(-0.05, 0.05)), &other);
         assert!(red(&carried) < -0.035, "a new shot took the last one's colour (red chroma {:.4})", red(&carried));
     }
 
@@ -664,27 +666,26 @@ mod tests {
         let detail = || (Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.1;
         let (first, second) = (detail(), detail());
         let memory = Addition::new(&(&upscale + &first), &upscale, Carry::Lean);
-        let carried = memory.carry(&(&upscale + &second), &upscale) - &upscale;
-        let expected = &first * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
-        let error = f64::try_from((&carried - &expected).abs().mean(Kind::Float)).unwrap();
-        assert!(error < 0.002, "detail {error:.4} from 0.9 of the earlier detail");
+        let (carried, still) = memory.carry(&(&upscale + &second), &upscale);
+        let error = f64::try_from((carried - &upscale - &first).abs().mean(Kind::Float)).unwrap();
+        assert!(error < 0.002, "detail {error:.4} from the earlier detail");
+        assert!(f64::try_from(still.mean(Kind::Float)).unwrap() > 0.95, "a still shot counted as moving");
         // The camera pans 5 px right: the earlier detail moves with the picture.
         let panned = frame(1, 0, 5) * 0.8 + 0.1;
-        let carried = memory.carry(&(&panned + &second), &panned) - &panned;
+        let carried = memory.carry(&(&panned + &second), &panned).0 - &panned;
         let (moved, _) = shift(&first, 0, 5);
         let inside = |t: &Tensor| t.narrow(2, 8, 112).narrow(1, 8, 80);
-        let expected = &moved * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
-        let error = f64::try_from((inside(&carried) - inside(&expected)).abs().mean(Kind::Float)).unwrap();
-        assert!(error < 0.005, "panned detail {error:.4} from 0.9 of the moved earlier detail");
+        let error = f64::try_from((inside(&carried) - inside(&moved)).abs().mean(Kind::Float)).unwrap();
+        assert!(error < 0.005, "panned detail {error:.4} from the moved earlier detail");
         // Only the right half moves (2 px): its detail follows, the left half's stays.
         let half = |t: &Tensor| t.narrow(2, 64, 64);
         let parted = upscale.copy();
         half(&parted).copy_(&half(&(frame(1, 0, 2) * 0.8 + 0.1)));
-        let carried = memory.carry(&(&parted + &second), &parted) - &parted;
+        let carried = memory.carry(&(&parted + &second), &parted).0 - &parted;
         let (moved, _) = shift(&first, 0, 2);
-        let expected = Tensor::cat(&[first.narrow(2, 0, 64), moved.narrow(2, 64, 64)], 2) * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
+        let expected = Tensor::cat(&[first.narrow(2, 0, 64), moved.narrow(2, 64, 64)], 2);
         let error = f64::try_from((inside(&carried) - inside(&expected)).abs().mean(Kind::Float)).unwrap();
-        assert!(error < 0.005, "detail {error:.4} from 0.9 of the earlier detail moved with each half");
+        assert!(error < 0.005, "detail {error:.4} from the earlier detail moved with each half");
     }
 
     #[test]
@@ -700,12 +701,11 @@ mod tests {
         let (before, after) = (square(32), square(35));
         let detail = || (Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.1;
         let (first, second) = (detail(), detail());
-        let carried = Addition::new(&(&before + &first), &before, Carry::Lean).carry(&(&after + &second), &after) - &after;
+        let carried = Addition::new(&(&before + &first), &before, Carry::Lean).carry(&(&after + &second), &after).0 - &after;
         // The block's still rows 8 px and more below the square keep their own detail.
         let below = |t: &Tensor| t.narrow(1, 58, 6).narrow(2, 32, 32);
-        let expected = &first * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
-        let error = f64::try_from((below(&carried) - below(&expected)).abs().mean(Kind::Float)).unwrap();
-        assert!(error < 0.006, "the still background's detail is {error:.4} from 0.9 of its own");
+        let error = f64::try_from((below(&carried) - below(&first)).abs().mean(Kind::Float)).unwrap();
+        assert!(error < 0.006, "the still background's detail is {error:.4} from its own");
     }
 
     #[test]

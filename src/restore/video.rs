@@ -131,15 +131,17 @@ impl VideoRestorer {
             let evidence = obs.evidence.to_kind(Kind::Float).to_device(restored.image.device());
             let base = match obs.task {
                 Task::Colorize => Some((evidence.shallow_clone(), Carry::Hold)),
-                Task::SuperRes { .. } => Some((obs.fallback().to_device(restored.image.device()), Carry::Lean)),
+                // Detail is carried over the smoothest upscale: where the scene stands still,
+                // the evidence's change between frames then enters as bicubic's change.
+                Task::SuperRes { scale, .. } => Some((crate::baselines::bicubic_upscale(&evidence, scale), Carry::Lean)),
                 _ => None,
             };
             if let Some((base, carry)) = base {
                 if let Some(addition) = &self.addition {
-                    let carried = addition.carry(&restored.image, &base);
+                    let (carried, still) = addition.carry(&restored.image, &base);
                     restored.image = match obs.task {
                         Task::Colorize => super::match_gray(&carried, &evidence),
-                        task => super::back_project(task, &carried.unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0),
+                        task => back_project_where_moved(task, &carried, &still, &evidence),
                     };
                 }
                 self.addition = Some(Addition::new(&restored.image, &base, carry));
@@ -148,3 +150,18 @@ impl VideoRestorer {
         restored
     }
 }
+
+/// Super-resolution's carried frame `(3, H, W)` back-projected onto `evidence` where the scene
+/// moved, and left as carried where it stands still (`still`, the likeness to the last frame,
+/// raised to [`STILL_POWER`]). A still shot's evidence changes by noise and compression only,
+/// which back-projection would draw into the detail as flicker bicubic does not have.
+fn back_project_where_moved(task: Task, carried: &Tensor, still: &Tensor, evidence: &Tensor) -> Tensor {
+    let corrected = super::back_project(task, &carried.unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0);
+    let kept = still.pow_tensor_scalar(STILL_POWER);
+    (carried + (corrected - carried) * (kept.ones_like() - kept)).clamp(0.0, 1.0)
+}
+
+/// Likeness is exp(−d / 0.05) of the local difference d between frames; its fourth power keeps
+/// the carried frame where d is under about 0.01. Chosen among 1 and 4 on the tuning clips
+/// (benches/NOTES.md, benchmark 20).
+const STILL_POWER: f64 = 4.0;
