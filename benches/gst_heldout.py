@@ -10,8 +10,10 @@ Damage, independent of lcm's own generator (src/clip_eval.rs):
 - x4: the frames downscaled ×4 with PIL's (antialiased) Lanczos, the paper's degradation
   (`--downscale bicubic` or `area` for footage made smaller otherwise: lcm is then also run
   told so, as `lcm-told`, with the element's `downscale` property);
-- colorize: the frames converted to GRAY8 by videoconvert (BT.601 luma), as a user's pipeline
-  would give lcmcolorize.
+- colorize: the frames turned gray here (OpenCV's BT.601 luma, 8 bits) and given to lcmcolorize
+  as GRAY8 PNGs; the gray copy is that same gray. (videoconvert's own RGB → GRAY8 rounds
+  differently, 0.3 levels darker on average, so converting there scored the element's input
+  against a gray it never saw.)
 
 Scores as `lcm eval --clip` computes them: PSNR (inpainting: on the missing pixels), LPIPS-VGG
 (rect: a box 16 px around the hole) with the project's weights, temporal error
@@ -243,10 +245,11 @@ def run_case(name, task, truths, work, lpips, seed, downscale='lanczos'):
         results['lcm']['seconds_per_frame'] = spf
         damaged = outs['lanczos']
     else:
-        for t, f in enumerate(truths):
-            write_png(f'{d}/in/{t:04d}.png', to8(f))
-        spf = through('videoconvert ! video/x-raw,format=GRAY8 ! lcmcolorize', d + '/in', d + '/lcm', n, 'RGB')
-        gray = [np.repeat((cv2.cvtColor(to8(f), cv2.COLOR_RGB2GRAY) / 255.0)[..., None], 3, 2) for f in truths]
+        gray8 = [cv2.cvtColor(to8(f), cv2.COLOR_RGB2GRAY) for f in truths]
+        for t, g in enumerate(gray8):
+            write_png(f'{d}/in/{t:04d}.png', g)
+        spf = through('lcmcolorize', d + '/in', d + '/lcm', n, 'GRAY8')
+        gray = [np.repeat((g / 255.0)[..., None], 3, 2) for g in gray8]
         outs = {'lcm': read_pngs(d + '/lcm'), 'gray': gray}
         for k, o in outs.items():
             results[k] = scores(o, truths, lpips)
