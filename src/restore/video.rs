@@ -162,6 +162,6 @@ fn back_project_where_moved(task: Task, carried: &Tensor, still: &Tensor, eviden
 }
 
 /// Likeness is exp(−d / 0.05) of the local difference d between frames; its fourth power keeps
-/// the carried frame where d is under about 0.01. Chosen among 1 and 4 on the tuning clips
+/// the carried frame where d is under about 0.01. Chosen among 1, 2 and 4 on the tuning clips
 /// (benches/NOTES.md, benchmark 20).
 const STILL_POWER: f64 = 4.0;
