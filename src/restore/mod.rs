@@ -328,22 +328,17 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
             fit: None,
         };
     }
-    let (renders, fit) = match check {
-        // Settled tiles render as they did when checked; a settled tile keeps the fit it had when
-        // it last stepped, so slow drift adds up until it steps.
-        Some(c) => {
-            let renders = match c.stepped.size()[0] {
-                0 => c.renders,
-                _ => c.renders.index_copy(0, &c.stepped, &model.render(&phi.index_select(0, &c.stepped), false)),
-            };
-            let fit = setup.misfit(&renders, &y, &w);
-            (renders, c.last_fit.where_self(&c.settled, &fit))
-        }
-        None => {
-            let renders = model.render(&phi, false);
-            let fit = setup.misfit(&renders, &y, &w);
-            (renders, fit)
-        }
+    // Settled tiles render as they did when checked.
+    let renders = match &check {
+        Some(c) if c.stepped.size()[0] == 0 => c.renders.shallow_clone(),
+        Some(c) => c.renders.index_copy(0, &c.stepped, &model.render(&phi.index_select(0, &c.stepped), false)),
+        None => model.render(&phi, false),
+    };
+    let fit = setup.misfit(&renders, &y, &w);
+    // A settled tile keeps the fit it had when it last stepped, so slow drift adds up until it steps.
+    let fit = match check {
+        Some(c) => c.last_fit.where_self(&c.settled, &fit),
+        None => fit,
     };
     // Each tile's renders from its starts, averaged.
     let rendered = renders.view([starts, grid.len() as i64, 3, grid.tile, grid.tile]).mean_dim(0, false, Kind::Float);
