@@ -135,9 +135,9 @@ pub fn evaluation_frames(inputs: &[PathBuf], trained_on: &[String], record: &Hol
     Ok(frames)
 }
 
-/// The frames that trained a model on `trained_on` (sampled as in training): the counterpart of
-/// [`evaluation_frames`].
-pub fn training_frames(trained_on: &[String], record: &Holdout) -> Result<Vec<Tensor>> {
+/// The frames that trained a model on `trained_on` (sampled and shrunk to `max_side` as in
+/// training): the counterpart of [`evaluation_frames`].
+pub fn training_frames(trained_on: &[String], record: &Holdout, max_side: i64) -> Result<Vec<Tensor>> {
     let sources: Vec<PathBuf> = trained_on.iter().map(PathBuf::from).collect();
     let mut frames = Vec::new();
     for path in data::expand_inputs(&sources)? {
@@ -152,7 +152,7 @@ pub fn training_frames(trained_on: &[String], record: &Holdout) -> Result<Vec<Te
     if frames.is_empty() {
         bail!("none of the model's training frames could be read");
     }
-    Ok(frames)
+    Ok(if max_side > 0 { frames.iter().map(|f| data::shrink(f, max_side)).collect() } else { frames })
 }
 
 #[cfg(test)]
@@ -199,6 +199,21 @@ mod tests {
         assert_eq!(frames.len(), split.holdout.len());
         for (a, b) in frames.iter().zip(&split.holdout) {
             assert!(a.equal(b), "evaluation frames differ from the held-out frames");
+        }
+    }
+
+    #[test]
+    fn training_frames_are_the_split_s_training_frames_at_the_size_they_trained_at() {
+        let folder = fixtures();
+        let trained_on = vec![folder.to_string_lossy().to_string()];
+        for max_side in [0, 24] {
+            let sampling = Sampling { frames_per_video: 1, frame_every: 1, max_side, fraction: 0.25 };
+            let split = split_frames(std::slice::from_ref(&folder), &sampling).unwrap();
+            let frames = training_frames(&trained_on, &split.record, max_side).unwrap();
+            assert_eq!(frames.len(), split.train.len());
+            for (a, b) in frames.iter().zip(&split.train) {
+                assert!(a.equal(b), "training frames differ from the split's (max side {max_side})");
+            }
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct TrainingSummary {
     /// The model `lcm adapt` started from.
     pub adapted_from: Option<String>,
     pub holdout: Holdout,
+    /// The shorter side the frames were shrunk to before patches were cut (0: native size).
+    pub frame_max_side: i64,
     pub patches: usize,
     /// Whether the patches were spread evenly over the inputs (`lcm train --balance-sources`).
     pub balanced_sources: bool,

@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<()> {
         if model.summary.data.is_empty() {
             bail!("{} records no training data: name the footage with --data", args.model.display());
         }
-        lcm::holdout::training_frames(&model.summary.data, &model.summary.holdout)?
+        lcm::holdout::training_frames(&model.summary.data, &model.summary.holdout, model.summary.frame_max_side)?
     } else {
         data::load_frames(&data::expand_inputs(&args.data)?, 200, 20)?
     };

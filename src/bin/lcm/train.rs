@@ -228,6 +228,7 @@ pub fn run(args: Args) -> Result<()> {
         model.summary = TrainingSummary {
             data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
             holdout: split.record,
+            frame_max_side: args.max_side,
             patches: args.patches,
             balanced_sources: args.balance_sources,
             ..Default::default()
@@ -271,6 +272,7 @@ fn train_baseline(
         prior.summary = TrainingSummary {
             data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
             holdout: split.record,
+            frame_max_side: args.max_side,
             patches: args.patches,
             balanced_sources: args.balance_sources,
             ..Default::default()
