@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark 1: one MAP step in lcm vs PyTorch eager, same weights, same machine, same run.
+# Benchmark 1: one MAP step in lcm vs PyTorch eager, same weights, same machine, same run
+# (both in float32).
 #   benches/step.sh [DEVICE] [TILES] [STEPS] [ROUNDS]      (DEVICE: cpu or cuda)
 # Each figure is the median over ROUNDS processes of each one's median step time.
 set -euo pipefail
@@ -22,7 +23,7 @@ for preset in small ref128; do
     "$lcm" bench step --preset "$preset" --tiles 1 --steps 1 --device "$device" --save-model "$tmp/$preset.safetensors" >/dev/null
     ours=() theirs=() theirs_retained=()
     for _ in $(seq "$rounds"); do  # interleaved, so drift in machine load hits all three alike
-        ours+=("$("$lcm" bench step --preset "$preset" --tiles "$n" --steps "$steps" --device "$device" | field)")
+        ours+=("$("$lcm" bench step --preset "$preset" --tiles "$n" --steps "$steps" --device "$device" --precision float32 | field)")
         theirs+=("$("$python" benches/map_step.py "$tmp/$preset.safetensors" --tiles "$n" --steps "$steps" --device "$device" | field)")
         theirs_retained+=("$("${retain[@]}" "$python" benches/map_step.py "$tmp/$preset.safetensors" --tiles "$n" --steps "$steps" --device "$device" | field)")
     done

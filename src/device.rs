@@ -109,3 +109,57 @@ impl DeviceChoice {
         }
     }
 }
+
+/// The number format of the generator's passes inside MAP steps, as users name it: `auto`,
+/// `float32` or `bfloat16`. The render that becomes the output is always float32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// bfloat16 on a CPU with bfloat16 matrix units (Intel AMX), float32 elsewhere.
+    #[default]
+    Auto,
+    Float32,
+    BFloat16,
+}
+
+impl FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "float32" | "f32" => Ok(Self::Float32),
+            "bfloat16" | "bf16" => Ok(Self::BFloat16),
+            _ => Err(format!("unknown precision '{s}': use auto, float32 or bfloat16")),
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Float32 => "float32",
+            Self::BFloat16 => "bfloat16",
+        })
+    }
+}
+
+impl Precision {
+    /// The tensor kind MAP steps run the generator in on `device`. Only AMX is chosen
+    /// automatically: there oneDNN's bfloat16 convolutions take a third of float32's time
+    /// (benches/NOTES.md, benchmark 21), while CPUs without bfloat16 units emulate it slowly, and
+    /// CUDA's bfloat16 is unmeasured here.
+    pub fn kind(self, device: Device) -> tch::Kind {
+        match self {
+            Self::BFloat16 => tch::Kind::BFloat16,
+            Self::Auto if device == Device::Cpu && *CPU_HAS_AMX_BF16 => tch::Kind::BFloat16,
+            _ => tch::Kind::Float,
+        }
+    }
+}
+
+/// Whether this CPU has AMX bfloat16 tiles (Linux reports `amx_bf16` among the CPU's flags).
+static CPU_HAS_AMX_BF16: Lazy<bool> = Lazy::new(|| {
+    std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| {
+        info.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|flag| flag == "amx_bf16"))
+    })
+});

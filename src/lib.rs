@@ -31,6 +31,6 @@ pub mod tensor_file;
 pub mod vector_prior;
 
 pub use degrade::{Downscale, Task};
-pub use device::DeviceChoice;
+pub use device::{DeviceChoice, Precision};
 pub use model::{LatentKind, Model, ModelConfig};
 pub use restore::{Engine, Observation, Optimizer, RestoreOptions, Restoration, VideoOptions, VideoRestorer};

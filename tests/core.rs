@@ -479,12 +479,48 @@ fn cuda_restoration_matches_the_cpu() {
     let truth = patches.get(2);
     let mask = lcm::mask::centre_hole(32, 32, 0.4);
     let obs = Observation::of(Task::Inpaint, &truth, Some(mask));
-    let opts = RestoreOptions { steps: 30, ..Default::default() };
+    let opts = RestoreOptions { steps: 30, precision: lcm::Precision::Float32, ..Default::default() };
     let on = |device| restore_with(&Model::load(&path, device).unwrap().frozen(), &obs, &opts, None);
     let (cpu, gpu) = (on(Device::Cpu), on(cuda));
     assert!(gpu.fallback.is_none() && gpu.losses.last() < gpu.losses.first(), "CUDA losses {:?}", gpu.losses);
     let agreement = metrics::psnr(&gpu.image.to_device(Device::Cpu), &cpu.image, None);
     assert!(agreement > 30.0, "CUDA and CPU restorations agree to only {agreement:.1} dB");
+}
+
+/// MAP steps in bfloat16 (what `precision=auto` picks on a CPU with AMX) fit a real frame's
+/// evidence as well as float32 steps, and the output is still rendered in float32.
+#[test]
+fn bfloat16_steps_fit_as_well_as_float32_and_the_output_stays_float32() {
+    let (path, _, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
+    let obs = Observation::of(Task::superres(2), &lcm::data::shrink(&common::vtest_frames()[0], 96), None);
+    let at = |precision| restore_with(&model, &obs, &RestoreOptions { steps: 30, precision, ..Default::default() }, None);
+    let (exact, fast) = (at(lcm::Precision::Float32), at(lcm::Precision::BFloat16));
+    let (exact_loss, fast_loss) = (*exact.losses.last().unwrap(), *fast.losses.last().unwrap());
+    assert!(fast_loss < 0.5 * fast.losses[0], "bfloat16 steps did not fit: {:?}", fast.losses);
+    assert!(fast_loss < 1.1 * exact_loss, "bfloat16 steps fit to {fast_loss:.5}, float32 ones to {exact_loss:.5}");
+    assert_eq!(fast.image.kind(), Kind::Float);
+    let agreement = metrics::psnr(&fast.image, &exact.image, None);
+    assert!(agreement > 35.0, "bfloat16 and float32 restorations agree to only {agreement:.1} dB");
+    // The bfloat16 pass computes the same render, to bfloat16's precision; an unfrozen model has
+    // no bfloat16 weights and renders in float32.
+    let _guard = tch::no_grad_guard();
+    let phi = model.initial_phi(3, 1);
+    let difference = max_abs_diff(&model.render_in(&phi, Kind::BFloat16), &model.render(&phi, false));
+    assert!(difference > 0.0 && difference < 0.02, "bfloat16 render differs by {difference}");
+    let trained = Model::load(&path, Device::Cpu).unwrap();
+    assert!(trained.render_in(&phi, Kind::BFloat16).equal(&trained.render(&phi, false)));
+}
+
+#[test]
+fn precision_names_parse_and_auto_never_picks_bfloat16_off_the_cpu() {
+    use lcm::Precision;
+    assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::BFloat16);
+    assert_eq!("Float32".parse::<Precision>().unwrap(), Precision::Float32);
+    assert!("half".parse::<Precision>().unwrap_err().contains("auto, float32 or bfloat16"));
+    assert_eq!(Precision::Float32.kind(Device::Cpu), Kind::Float);
+    assert_eq!(Precision::BFloat16.kind(Device::Cpu), Kind::BFloat16);
+    assert_eq!(Precision::Auto.kind(Device::Cuda(0)), Kind::Float);
 }
 
 #[test]

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
-use lcm::{DeviceChoice, Model, Observation, Optimizer, Restoration, RestoreOptions, Task, VideoOptions, VideoRestorer};
+use lcm::{DeviceChoice, Model, Observation, Optimizer, Precision, Restoration, RestoreOptions, Task, VideoOptions, VideoRestorer};
 use once_cell::sync::Lazy;
 
 pub const DEFAULT_MODEL_NAME: &str = "natural-small.safetensors";
 pub const DEFAULT_DEVICE: &str = "auto";
+pub const DEFAULT_PRECISION: &str = "auto";
 pub const DEFAULT_LEARNING_RATE: f64 = 0.05;
 pub const DEFAULT_WARM_START: bool = true;
 pub const DEFAULT_TILE_OVERLAP: u32 = 16;
@@ -39,6 +40,7 @@ pub fn default_model_path() -> PathBuf {
 pub struct CommonSettings {
     pub model: Option<PathBuf>,
     pub device: DeviceChoice,
+    pub precision: Precision,
     pub iterations: u32,
     pub learning_rate: f64,
     pub warm_start: bool,
@@ -54,6 +56,7 @@ impl CommonSettings {
         Self {
             model: None,
             device: DeviceChoice::Auto,
+            precision: Precision::Auto,
             iterations: lcm::restore::video_steps(task) as u32,
             learning_rate: DEFAULT_LEARNING_RATE,
             warm_start: DEFAULT_WARM_START,
@@ -78,6 +81,7 @@ impl CommonSettings {
             learning_rate: self.learning_rate,
             optimizer: Optimizer::Adam,
             tile_overlap: self.tile_overlap as i64,
+            precision: self.precision,
             time_budget: (self.max_time_per_frame > 0).then(|| Duration::from_millis(self.max_time_per_frame)),
             ..RestoreOptions::default()
         }
@@ -97,6 +101,12 @@ impl CommonSettings {
                 .blurb("Where to run: auto (CUDA when available), cpu, cuda or cuda:N")
                 .default_value(Some(DEFAULT_DEVICE))
                 .mutable_ready()
+                .build(),
+            glib::ParamSpecString::builder("precision")
+                .nick("Precision")
+                .blurb("Number format of the MAP steps: auto (bfloat16 on CPUs with AMX, else float32), float32 or bfloat16; the output is rendered in float32")
+                .default_value(Some(DEFAULT_PRECISION))
+                .mutable_playing()
                 .build(),
             glib::ParamSpecUInt::builder("iterations")
                 .nick("Iterations")
@@ -167,6 +177,10 @@ impl CommonSettings {
                 Ok(d) => self.device = d,
                 Err(e) => return Some(Err(format!("device: {e}"))),
             },
+            "precision" => match text().unwrap_or_else(|| DEFAULT_PRECISION.into()).parse() {
+                Ok(p) => self.precision = p,
+                Err(e) => return Some(Err(format!("precision: {e}"))),
+            },
             "iterations" => self.iterations = value.get().ok()?,
             "learning-rate" => self.learning_rate = value.get().ok()?,
             "warm-start" => self.warm_start = value.get().ok()?,
@@ -182,6 +196,7 @@ impl CommonSettings {
         Some(match pspec.name() {
             "model" => self.model_path().to_string_lossy().to_string().to_value(),
             "device" => self.device.to_string().to_value(),
+            "precision" => self.precision.to_string().to_value(),
             "iterations" => self.iterations.to_value(),
             "learning-rate" => self.learning_rate.to_value(),
             "warm-start" => self.warm_start.to_value(),

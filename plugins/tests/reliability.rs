@@ -36,6 +36,7 @@ fn bad_values_fail_the_start_with_a_message_naming_them() {
         ("lcminpaint mask-rect=30,30,20,20", "mask-rect 30,30,20,20 does not fit in the 40×40 frame"),
         ("lcminpaint mask-rect=0,0,4,4 tile-overlap=63", "tile-overlap 63"),
         ("lcmsuperres scale=2 tile-overlap=33", "tile-overlap 33"),
+        ("lcmcolorize precision=half", "precision"),
     ] {
         let error = start_error(element);
         assert!(error.contains(needle), "{element}: error '{error}' does not say '{needle}'");

@@ -7,9 +7,10 @@
 //! affine map per channel: [`Generator::fold_batch_norm`] folds it into the conv before it, so
 //! a MAP step runs one conv per layer instead of conv + BatchNorm, forward and backward.
 //! Activations are channels-last throughout (training too), and so are the folded weights.
+//! Folded weights are also kept in bfloat16: an eval-mode pass runs in the precision of its z.
 
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use super::config::ModelConfig;
 use super::latent::LeakyRelu;
@@ -32,11 +33,28 @@ fn channels_last(t: &Tensor) -> Tensor {
     t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
-/// A conv's weight and bias with the following eval-mode BatchNorm folded in.
+/// A conv's weight and bias with the following eval-mode BatchNorm folded in, in float32 and
+/// in bfloat16.
 #[derive(Debug)]
 struct Folded {
     weight: Tensor,
     bias: Tensor,
+    bfloat16: (Tensor, Tensor),
+}
+
+impl Folded {
+    fn new(weight: Tensor, bias: Tensor) -> Self {
+        let bfloat16 = (weight.to_kind(Kind::BFloat16), bias.to_kind(Kind::BFloat16));
+        Self { weight, bias, bfloat16 }
+    }
+
+    /// Weight and bias for activations of `kind`.
+    fn of(&self, kind: Kind) -> (&Tensor, &Tensor) {
+        match kind {
+            Kind::BFloat16 => (&self.bfloat16.0, &self.bfloat16.1),
+            _ => (&self.weight, &self.bias),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -53,7 +71,10 @@ struct ConvBlock {
 impl ConvBlock {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let y = match (&self.folded, train) {
-            (Some(f), false) => x.conv2d(&f.weight, Some(&f.bias), [self.stride], [self.padding], [self.dilation], self.groups),
+            (Some(f), false) => {
+                let (weight, bias) = f.of(x.kind());
+                x.conv2d(weight, Some(bias), [self.stride], [self.padding], [self.dilation], self.groups)
+            }
             _ => self.norm.forward_t(&x.apply(&self.conv), train),
         };
         y.leaky_relu_with_slope(LEAKY_SLOPE)
@@ -61,8 +82,7 @@ impl ConvBlock {
 
     fn fold(&mut self) {
         let (scale, shift) = batch_norm_affine(&self.norm);
-        let weight = channels_last(&(&self.conv.ws * scale.view([-1, 1, 1, 1])));
-        self.folded = Some(Folded { weight, bias: shift });
+        self.folded = Some(Folded::new(channels_last(&(&self.conv.ws * scale.view([-1, 1, 1, 1]))), shift));
     }
 }
 
@@ -79,7 +99,10 @@ impl UpBlock {
 
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let y = match (&self.folded, train) {
-            (Some(f), false) => x.conv_transpose2d(&f.weight, Some(&f.bias), [Self::STRIDE], [Self::PADDING], [0], 1, [1]),
+            (Some(f), false) => {
+                let (weight, bias) = f.of(x.kind());
+                x.conv_transpose2d(weight, Some(bias), [Self::STRIDE], [Self::PADDING], [0], 1, [1])
+            }
             _ => self.norm.forward_t(&x.apply(&self.conv), train),
         };
         y.leaky_relu_with_slope(LEAKY_SLOPE)
@@ -88,8 +111,7 @@ impl UpBlock {
     fn fold(&mut self) {
         let (scale, shift) = batch_norm_affine(&self.norm);
         // Transposed-conv weights are (in, out, k, k): the output channel is dim 1.
-        let weight = channels_last(&(&self.conv.ws * scale.view([1, -1, 1, 1])));
-        self.folded = Some(Folded { weight, bias: shift });
+        self.folded = Some(Folded::new(channels_last(&(&self.conv.ws * scale.view([1, -1, 1, 1]))), shift));
     }
 }
 
@@ -196,7 +218,14 @@ impl Generator {
         self.decoder.iter_mut().for_each(UpBlock::fold);
     }
 
-    /// Images in [0, 1], shape `(n, 3, S, S)`. `train` selects batch statistics in BatchNorm.
+    /// Whether [`Generator::fold_batch_norm`] has run.
+    pub fn is_folded(&self) -> bool {
+        self.head.first().is_some_and(|block| block.folded.is_some())
+    }
+
+    /// Images in [0, 1], shape `(n, 3, S, S)`, in float32. `train` selects batch statistics in
+    /// BatchNorm. With BatchNorm folded, an eval-mode pass runs in z's precision (float32 or
+    /// bfloat16) up to the last conv, which takes float32.
     pub fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
         let z = &channels_last(z); // the layout propagates through every layer
         let mut skips = vec![z.shallow_clone()];
@@ -219,6 +248,6 @@ impl Generator {
         for block in &self.head {
             x = block.forward_t(&x, train);
         }
-        x.apply(&self.to_rgb).sigmoid()
+        x.to_kind(Kind::Float).apply(&self.to_rgb).sigmoid()
     }
 }

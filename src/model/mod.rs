@@ -88,6 +88,14 @@ impl Model {
         self.generator.forward_t(&self.latent.forward(&self.noise, phi), train)
     }
 
+    /// [`Model::render`] in eval mode with the generator's passes in `kind` (float32, or bfloat16
+    /// once [`Model::frozen`]; an unfrozen model renders in float32). The result is float32.
+    pub fn render_in(&self, phi: &Tensor, kind: Kind) -> Tensor {
+        let z = self.latent.forward(&self.noise, phi);
+        let kind = if self.generator.is_folded() { kind } else { Kind::Float };
+        self.generator.forward_t(&z.to_kind(kind), false)
+    }
+
     /// Seeded φ rows, the starting point of restoration without exemplars.
     pub fn initial_phi(&self, n: i64, seed: u64) -> Tensor {
         self.latent.init(n, seed, self.device())

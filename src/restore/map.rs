@@ -8,6 +8,7 @@ use tch::{Kind, Tensor};
 use super::{Optimizer, RestoreOptions, SettleCheck};
 use crate::optim::Adam;
 use crate::degrade::{Operator, Task};
+use crate::device::Precision;
 use crate::loss;
 use crate::model::Model;
 use crate::model::latent::Projection;
@@ -98,12 +99,21 @@ pub struct MapOptimizer<'a> {
     optimizer: Optimizer,
     learning_rate: f64,
     adam: Option<Adam>,
+    /// The kind the generator's passes run in ([`MapOptimizer::with_precision`]).
+    kind: Kind,
 }
 
 impl<'a> MapOptimizer<'a> {
     /// `y`: evidence tiles, `w`: their weights (mask × validity), `phi`: one row per tile.
     pub fn new(model: &'a Model, task: Task, y: Tensor, w: Tensor, phi: Tensor, optimizer: Optimizer, learning_rate: f64) -> Self {
-        Self { model, setup: model.map_setup(task), y, w, phi: phi.set_requires_grad(true), optimizer, learning_rate, adam: None }
+        let phi = phi.set_requires_grad(true);
+        Self { model, setup: model.map_setup(task), y, w, phi, optimizer, learning_rate, adam: None, kind: Kind::Float }
+    }
+
+    /// Runs the generator's passes at `precision` (float32 unless called).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.kind = precision.kind(self.model.device());
+        self
     }
 
     /// Continues an earlier optimisation of the same tiles: Adam keeps its moments and step count,
@@ -122,7 +132,7 @@ impl<'a> MapOptimizer<'a> {
     /// One step: render, degrade, loss, backward to φ, update, project. Returns the loss (summed
     /// over tiles) as a device tensor, so the loop never waits on the host.
     pub fn step(&mut self) -> Tensor {
-        let total = self.setup.misfit(&self.model.render(&self.phi, false), &self.y, &self.w).sum(Kind::Float);
+        let total = self.setup.misfit(&self.model.render_in(&self.phi, self.kind), &self.y, &self.w).sum(Kind::Float);
         let grad = Tensor::run_backward(&[&total], &[&self.phi], false, false).pop().expect("one input, one gradient");
         tch::no_grad(|| {
             let update = match self.optimizer {
@@ -150,7 +160,8 @@ pub(super) fn optimise(
 ) -> (Tensor, Option<Adam>, Vec<f64>) {
     const READBACK_EVERY: usize = 10;
     let mut map = MapOptimizer::new(model, task, y.shallow_clone(), w.shallow_clone(), phi, opts.optimizer, opts.learning_rate)
-        .with_adam_state(adam);
+        .with_adam_state(adam)
+        .with_precision(opts.precision);
     let mut pending: Vec<Tensor> = Vec::new();
     let mut losses: Vec<f64> = Vec::new();
     let cancelled = || opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));

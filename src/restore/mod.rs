@@ -27,6 +27,7 @@ use tiles::pad_to;
 
 use crate::baselines;
 use crate::degrade::{Downscale, Task};
+use crate::device::Precision;
 use crate::model::Model;
 use crate::optim::Adam;
 
@@ -67,6 +68,9 @@ pub struct RestoreOptions {
     /// Let warm-started tiles that still fit the new evidence skip the frame's steps
     /// ([`settle_tolerance`]); off, every tile steps every frame.
     pub settle: bool,
+    /// Number format of the generator's passes in the MAP steps; renders of the result are
+    /// float32 whatever it is.
+    pub precision: Precision,
 }
 
 impl Default for RestoreOptions {
@@ -82,6 +86,7 @@ impl Default for RestoreOptions {
             fill_guidance: FILL_GUIDANCE,
             cancel: None,
             settle: true,
+            precision: Precision::Auto,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use lcm::train::{TrainConfig, Trainer};
-use lcm::{DeviceChoice, Model, ModelConfig, Observation, Optimizer, RestoreOptions, Task, data};
+use lcm::{DeviceChoice, Model, ModelConfig, Observation, Optimizer, Precision, RestoreOptions, Task, data};
 use tch::{Kind, Tensor};
 
 use lcm::rng::SplitMix64;
@@ -29,6 +29,9 @@ pub enum Command {
         save_model: Option<PathBuf>,
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
+        /// Number format of the generator's passes: auto, float32 or bfloat16.
+        #[arg(long, default_value = "auto")]
+        precision: Precision,
     },
     /// Warm start economics on consecutive real frames: steps to come within 0.2 dB of a long
     /// cold restore, and temporal flicker warm vs cold.
@@ -112,7 +115,7 @@ fn sync(device: tch::Device) {
 
 pub fn run(command: Command) -> Result<()> {
     match command {
-        Command::Step { preset, tiles, steps, save_model, device } => {
+        Command::Step { preset, tiles, steps, save_model, device, precision } => {
             let device = device.resolve()?;
             let config = ModelConfig::preset(&preset).context("unknown preset")?;
             let model = Model::new(config, device, 0)?;
@@ -125,7 +128,7 @@ pub fn run(command: Command) -> Result<()> {
             let y = Tensor::rand([tiles, 3, s / 4, s / 4], (Kind::Float, device));
             let w = y.ones_like();
             let phi = model.initial_phi(tiles, 0);
-            let mut map = lcm::restore::MapOptimizer::new(&model, task, y, w, phi, Optimizer::Adam, 0.05);
+            let mut map = lcm::restore::MapOptimizer::new(&model, task, y, w, phi, Optimizer::Adam, 0.05).with_precision(precision);
             let mut times = Vec::new();
             for i in 0..steps + 3 {
                 sync(device);
@@ -140,8 +143,9 @@ pub fn run(command: Command) -> Result<()> {
             // Forward + backward to the activations ≈ 3× the forward MACs of g (no weight grads).
             let macs = (model.generator_macs() + lcm::flops::latent_macs(&model.config)) as f64 * tiles as f64;
             let gflops = 2.0 * 2.0 * macs / (ms / 1e3) / 1e9;
-            println!("| impl | preset | tiles | median ms/step | ≈GFLOP/s |\n|---|---|---|---|---|");
-            println!("| lcm (tch) | {preset} | {tiles} | {ms:.2} | {gflops:.1} |");
+            let kind = precision.kind(device);
+            println!("| impl | preset | tiles | median ms/step | ≈GFLOP/s | precision |\n|---|---|---|---|---|---|");
+            println!("| lcm (tch) | {preset} | {tiles} | {ms:.2} | {gflops:.1} | {kind:?} |");
         }
         Command::Warm { model, input, task, scale, frames, crop, cold_steps, steps, device } => {
             let device = device.resolve()?;

@@ -7,7 +7,7 @@ use clap::ValueEnum;
 use lcm::eval::{self, Method};
 use lcm::holdout::{self, Sampling};
 use lcm::vector_prior::VectorPrior;
-use lcm::{DeviceChoice, Model, RestoreOptions, imageio};
+use lcm::{DeviceChoice, Model, Precision, RestoreOptions, imageio};
 use tch::Tensor;
 
 use crate::{TaskArg, check_writable, parse_positive, parse_rate, parse_scale};
@@ -104,6 +104,9 @@ pub struct Args {
     pub(crate) grid: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub(crate) device: DeviceChoice,
+    /// Number format of LCM's MAP steps: auto (bfloat16 on CPUs with AMX), float32, bfloat16.
+    #[arg(long, default_value = "auto")]
+    pub(crate) precision: Precision,
 }
 
 fn parse_size(s: &str) -> Result<(i64, i64), String> {
@@ -147,7 +150,7 @@ pub fn run(args: Args) -> Result<()> {
     if cases.is_empty() {
         bail!("no frame is large enough for {crop}×{crop} crops");
     }
-    let opts = RestoreOptions { steps, learning_rate: args.lr, ..Default::default() };
+    let opts = RestoreOptions { steps, learning_rate: args.lr, precision: args.precision, ..Default::default() };
     let perceptual = lcm::metrics::Perceptual::load_default()
         .map_err(|e| eprintln!("lcm: warning: no LPIPS/VGG scores: {e:#}"))
         .ok();

@@ -79,7 +79,12 @@ pub fn run(args: Args) -> Result<()> {
     let task = args.task.task(args.scale, args.downscale);
     let methods: Vec<String> =
         args.methods.clone().unwrap_or_else(|| default_methods(task).iter().map(|m| m.to_string()).collect());
-    let restore = RestoreOptions { steps: args.steps.unwrap_or(lcm::restore::video_steps(task)), learning_rate: args.lr, ..Default::default() };
+    let restore = RestoreOptions {
+        steps: args.steps.unwrap_or(lcm::restore::video_steps(task)),
+        learning_rate: args.lr,
+        precision: args.precision,
+        ..Default::default()
+    };
     let video = VideoOptions { temporal_frames: args.temporal_frames, ..Default::default() };
     let perceptual = lcm::metrics::Perceptual::load_default()
         .map_err(|e| eprintln!("lcm: warning: no LPIPS scores: {e:#}"))

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use lcm::{DeviceChoice, Model, Observation, RestoreOptions, Task, imageio};
+use lcm::{DeviceChoice, Model, Observation, Precision, RestoreOptions, Task, imageio};
 use tch::Tensor;
 
 use crate::{TaskArg, check_writable, parse_positive, parse_rate, parse_scale};
@@ -46,6 +46,9 @@ pub struct Args {
     side_by_side: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
+    /// Number format of the MAP steps: auto (bfloat16 on CPUs with AMX), float32, bfloat16.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
 }
 
 pub fn parse_mask(spec: &str, height: i64, width: i64) -> Result<Tensor> {
@@ -85,7 +88,13 @@ pub fn run(args: Args) -> Result<()> {
             Observation::of(task, &rgb, None).with_hints(hints)
         }
     };
-    let opts = RestoreOptions { steps: args.steps, learning_rate: args.lr, tile_overlap: args.overlap, ..Default::default() };
+    let opts = RestoreOptions {
+        steps: args.steps,
+        learning_rate: args.lr,
+        tile_overlap: args.overlap,
+        precision: args.precision,
+        ..Default::default()
+    };
     let started = Instant::now();
     let result = lcm::restore::restore_with(&model, &observation, &opts, None);
     if let Some(reason) = &result.fallback {
