@@ -220,7 +220,7 @@ impl Generator {
 
     /// Whether [`Generator::fold_batch_norm`] has run.
     pub fn is_folded(&self) -> bool {
-        self.head.first().is_some_and(|block| block.folded.is_some())
+        self.encoder.first().is_some_and(|block| block.folded.is_some())
     }
 
     /// Images in [0, 1], shape `(n, 3, S, S)`, in float32. `train` selects batch statistics in

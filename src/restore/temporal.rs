@@ -43,8 +43,7 @@ fn shift(t: &Tensor, dy: i64, dx: i64) -> (Tensor, Tensor) {
     let (_, h, w) = t.size3().expect("(C, H, W)");
     let out = t.zeros_like();
     let valid = Tensor::zeros([1, h, w], (Kind::Float, t.device()));
-    let (sy, ty, ly) = if dy >= 0 { (0, dy, h - dy) } else { (-dy, 0, h + dy) };
-    let (sx, tx, lx) = if dx >= 0 { (0, dx, w - dx) } else { (-dx, 0, w + dx) };
+    let ((sy, ty, ly), (sx, tx, lx)) = (overlap(dy, h), overlap(dx, w));
     if ly > 0 && lx > 0 {
         out.narrow(1, ty, ly).narrow(2, tx, lx).copy_(&t.narrow(1, sy, ly).narrow(2, sx, lx));
         let _ = valid.narrow(1, ty, ly).narrow(2, tx, lx).fill_(1.0);
@@ -52,12 +51,17 @@ fn shift(t: &Tensor, dy: i64, dx: i64) -> (Tensor, Tensor) {
     (out, valid)
 }
 
+/// A move by `d` along an axis of `n` pixels: where the overlap starts in the source and in the
+/// target, and its length (≤ 0: none).
+fn overlap(d: i64, n: i64) -> (i64, i64, i64) {
+    if d >= 0 { (0, d, n - d) } else { (-d, 0, n + d) }
+}
+
 /// Mean |current − past moved by (`dy`, `dx`)| over the pixels both know, compared in place
 /// on the overlap (nothing is copied); infinite when fewer than 16 such pixels overlap.
 fn moved_difference(current: &Tensor, known: &Tensor, past: &Tensor, past_known: &Tensor, dy: i64, dx: i64) -> f64 {
     let (_, h, w) = current.size3().expect("(C, H, W)");
-    let (sy, ty, ly) = if dy >= 0 { (0, dy, h - dy) } else { (-dy, 0, h + dy) };
-    let (sx, tx, lx) = if dx >= 0 { (0, dx, w - dx) } else { (-dx, 0, w + dx) };
+    let ((sy, ty, ly), (sx, tx, lx)) = (overlap(dy, h), overlap(dx, w));
     if ly <= 0 || lx <= 0 {
         return f64::INFINITY;
     }
@@ -134,7 +138,7 @@ fn align(current: &Tensor, known: &Tensor, past: &Past) -> (Tensor, Tensor) {
     if !bool::try_from(wanted_blocks.gt(0.0).any()).unwrap_or(false) {
         return (aligned, aligned_known);
     }
-    let shifts = block_shifts(current, known, &mut moved, (gy, gx), rows, cols);
+    let shifts = block_shifts(current, known, past, (gy, gx), rows, cols);
     let wanted_blocks = Vec::<f32>::try_from(wanted_blocks.flatten(0, -1)).unwrap_or_default();
     paste_moved_blocks(&[&aligned, &aligned_known], &shifts, cols, |i, (by, bx)| {
         if wanted_blocks.get(i).is_none_or(|&n| n == 0.0) || (by, bx) == (gy, gx) {
@@ -161,13 +165,22 @@ fn paste_moved_blocks(targets: &[&Tensor], shifts: &[(i64, i64)], cols: i64, mut
     }
 }
 
-/// Sums of `(C, H, W)` over `BLOCK`-sized blocks widened by `margin` (half on each side),
-/// `(C, rows, cols)` for the blocks starting at multiples of [`BLOCK`].
+/// Sums of `(C, H, W)` over `BLOCK`-sized blocks widened by `margin` (a multiple of [`BLOCK`],
+/// half on each side), `(C, rows, cols)` for the blocks starting at multiples of [`BLOCK`]: each
+/// [`BLOCK`]² cell summed once, then neighbouring cells added (a full-resolution summed-area
+/// table in double precision took most of a dirt frame's alignment, benches/NOTES.md
+/// benchmark 21).
 fn block_sums(t: &Tensor, rows: i64, cols: i64, margin: i64) -> Tensor {
+    debug_assert_eq!(margin % BLOCK, 0);
     let (_, h, w) = t.size3().expect("(C, H, W)");
     let half = margin / 2;
     let padded = t.constant_pad_nd([half, half + cols * BLOCK - w, half, half + rows * BLOCK - h]);
-    window_sums(&padded, BLOCK + margin, BLOCK, rows, cols)
+    let sum_pool = |x: &Tensor, k: i64, stride: i64| x.unsqueeze(0).avg_pool2d([k, k], [stride, stride], [0, 0], false, true, Some(1)).squeeze_dim(0);
+    let cells = sum_pool(&padded, BLOCK, BLOCK);
+    match 1 + margin / BLOCK {
+        1 => cells,
+        k => sum_pool(&cells, k, 1),
+    }
 }
 
 /// Sums of `(C, H, W)` over `window`-sized squares whose corners lie `stride` apart,
@@ -184,15 +197,9 @@ fn window_sums(t: &Tensor, window: i64, stride: i64, rows: i64, cols: i64) -> Te
 /// The best shift of every block within ±[`BLOCK_RADIUS`] of the global one or of none (a still
 /// background behind a moving subject, which can pull the global shift its way): the mean
 /// absolute difference over the block and a margin (so blocks that are mostly damage still
-/// align), all blocks at once per candidate; smallest moves first, so ties keep the smaller.
-fn block_shifts(
-    current: &Tensor,
-    known: &Tensor,
-    moved: &mut impl FnMut(i64, i64) -> (Tensor, Tensor),
-    (gy, gx): (i64, i64),
-    rows: i64,
-    cols: i64,
-) -> Vec<(i64, i64)> {
+/// align), all blocks at once per candidate, compared in place on the overlap (nothing is moved);
+/// smallest moves first, so ties keep the smaller.
+fn block_shifts(current: &Tensor, known: &Tensor, past: &Past, (gy, gx): (i64, i64), rows: i64, cols: i64) -> Vec<(i64, i64)> {
     let around = |(cy, cx): (i64, i64)| {
         (-BLOCK_RADIUS..=BLOCK_RADIUS).flat_map(move |dy| (-BLOCK_RADIUS..=BLOCK_RADIUS).map(move |dx| (cy + dy, cx + dx)))
     };
@@ -201,11 +208,18 @@ fn block_shifts(
     candidates.dedup();
     let mut best_cost = Tensor::full([1, rows, cols], f64::INFINITY, (Kind::Float, current.device()));
     let mut best_index = Tensor::zeros([1, rows, cols], (Kind::Int64, current.device()));
+    let (_, h, w) = current.size3().expect("(C, H, W)");
     for (i, &(dy, dx)) in candidates.iter().enumerate() {
-        let (pixels, pixels_known) = moved(dy, dx);
-        let weight = known * &pixels_known;
-        let diff = (current - &pixels).abs().mean_dim(0, true, Kind::Float) * &weight;
-        let sums = block_sums(&Tensor::cat(&[&weight, &diff], 0), rows, cols, BLOCK);
+        let ((sy, ty, ly), (sx, tx, lx)) = (overlap(dy, h), overlap(dx, w));
+        if ly <= 0 || lx <= 0 {
+            continue;
+        }
+        let here = |t: &Tensor| t.narrow(1, ty, ly).narrow(2, tx, lx);
+        let there = |t: &Tensor| t.narrow(1, sy, ly).narrow(2, sx, lx);
+        let weight = here(known) * there(&past.known);
+        let diff = (here(current) - there(&past.pixels)).abs().mean_dim(0, true, Kind::Float) * &weight;
+        let in_frame = Tensor::cat(&[&weight, &diff], 0).constant_pad_nd([tx, w - tx - lx, ty, h - ty - ly]);
+        let sums = block_sums(&in_frame, rows, cols, BLOCK);
         let (support, total) = (sums.narrow(0, 0, 1), sums.narrow(0, 1, 1));
         let cost = (total / support.clamp_min(1.0)).where_self(&support.ge(16.0), &Tensor::from(f32::INFINITY));
         let better = cost.lt_tensor(&best_cost);
@@ -261,6 +275,7 @@ fn box_sum(t: &Tensor, k: i64) -> Tensor {
     let (_, h, w) = t.size3().expect("(C, H, W)");
     window_sums(&t.constant_pad_nd([k / 2, k / 2, k / 2, k / 2]), k, 1, h, w)
 }
+
 
 /// What the last frame's restoration invented: its output `(3, H, W)` and the pixels that
 /// were known (evidence or taken from other frames) `(1, H, W)`; the rest came from the fill and
@@ -420,7 +435,8 @@ impl Addition {
         };
         let (_, h, w) = guide.size3().expect("(1, H, W)");
         let (rows, cols) = ((h + BLOCK - 1) / BLOCK, (w + BLOCK - 1) / BLOCK);
-        let shifts = block_shifts(guide, &guide.ones_like(), &mut moved, global, rows, cols);
+        let last = Past { pixels: self.guide.shallow_clone(), known: self.guide.ones_like() };
+        let shifts = block_shifts(guide, &guide.ones_like(), &last, global, rows, cols);
         let (moved_guide, valid, moved_added) = (self.guide.zeros_like(), guide.zeros_like(), self.added.zeros_like());
         let mut added_cache: HashMap<(i64, i64), Tensor> = HashMap::new();
         paste_moved_blocks(&[&moved_guide, &valid, &moved_added], &shifts, cols, |_, (by, bx)| {
@@ -532,7 +548,7 @@ mod tests {
     }
 
     #[test]
-    fn window_sums_from_the_summed_area_table_match_direct_sums() {
+    fn box_and_block_sums_match_direct_sums() {
         let t = Tensor::rand([1, 37, 53], (Kind::Float, tch::Device::Cpu));
         let direct = t.unsqueeze(0).avg_pool2d([9, 9], [1, 1], [4, 4], false, true, None::<i64>).squeeze_dim(0) * 81.0;
         assert!(f64::try_from((box_sum(&t, 9) - direct).abs().max()).unwrap() < 1e-4);
