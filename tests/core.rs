@@ -295,6 +295,9 @@ fn tiles_that_still_fit_the_next_frame_take_no_steps() {
     assert!(bool::try_from(stepped.get(0)).unwrap(), "the changed corner's tile did not step");
     assert!(count < rows / 2, "{count} of {rows} tiles stepped for a change in one corner");
     assert_eq!(third.losses.len(), 30);
+    // The next frame settles against the renders of the φ this one ended with, kept, not redrawn.
+    let kept = third.renders.as_ref().expect("super-resolution keeps its renders");
+    assert!(max_abs_diff(kept, &model.render(&third.phi, false)) < 1e-5);
 
     let every_tile = restore_with(&model, &obs(&frame), &RestoreOptions { settle: false, ..opts }, Some(engine.previous().unwrap()));
     assert_eq!(every_tile.losses.len(), 30);

@@ -181,6 +181,9 @@ pub struct Restoration {
     /// Each φ row's misfit to its evidence when it last took steps (what the next frame's
     /// tiles settle against).
     pub fit: Option<Tensor>,
+    /// Each φ row's render `(N, 3, S, S)` for tasks whose tiles settle ([`settle_tolerance`]):
+    /// the next frame checks its tiles against it without rendering them again.
+    pub renders: Option<Tensor>,
 }
 
 /// What one restoration hands the next frame: its tiles and task, φ, and Adam's state.
@@ -190,6 +193,7 @@ pub struct WarmStart {
     pub phi: Tensor,
     pub adam: Option<Adam>,
     pub fit: Option<Tensor>,
+    pub renders: Option<Tensor>,
 }
 
 impl WarmStart {
@@ -200,6 +204,7 @@ impl WarmStart {
             phi: r.phi.shallow_clone(),
             adam: r.adam.as_ref().map(Adam::shallow_clone),
             fit: r.fit.as_ref().map(Tensor::shallow_clone),
+            renders: r.renders.as_ref().map(Tensor::shallow_clone),
         }
     }
 
@@ -210,6 +215,7 @@ impl WarmStart {
             phi: self.phi.shallow_clone(),
             adam: self.adam.as_ref().map(Adam::shallow_clone),
             fit: self.fit.as_ref().map(Tensor::shallow_clone),
+            renders: self.renders.as_ref().map(Tensor::shallow_clone),
         }
     }
 }
@@ -283,7 +289,18 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
         // Adam's state pass on unchanged for the next frame.
         let image = colour_guide(&evidence, &hints.to_device(device).to_kind(Kind::Float));
         let (phi, adam) = previous.map_or_else(|| (model.initial_phi(rows, opts.seed), None), |p| (p.phi, p.adam));
-        return Restoration { image, phi, losses: Vec::new(), fallback: None, warm_started: false, grid, adam, temporal_pixels: 0, fit: None };
+        return Restoration {
+            image,
+            phi,
+            losses: Vec::new(),
+            fallback: None,
+            warm_started: false,
+            grid,
+            adam,
+            temporal_pixels: 0,
+            fit: None,
+            renders: None,
+        };
     }
     let (values, weights, mut fill) = weighted_evidence(obs, &evidence, opts);
     let (padded, valid) = pad_to(&values, grid.canvas_height / scale, grid.canvas_width / scale);
@@ -291,9 +308,9 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     let y = grid.cut(&padded, scale);
     let w = grid.cut(&(valid * weights), scale);
 
-    let (phi, adam, last_fit) = match previous {
-        Some(p) => (p.phi.detach().copy(), p.adam.filter(|_| opts.optimizer == Optimizer::Adam), p.fit),
-        None => (cold_start(model, task, &y, &w, opts.seed), None, None),
+    let (phi, adam, last_fit, last_renders) = match previous {
+        Some(p) => (p.phi.detach().copy(), p.adam.filter(|_| opts.optimizer == Optimizer::Adam), p.fit, p.renders),
+        None => (cold_start(model, task, &y, &w, opts.seed), None, None, None),
     };
     let starts = starts_per_tile(task);
     let (y, w) = (y.repeat([starts, 1, 1, 1]), w.repeat([starts, 1, 1, 1]));
@@ -301,7 +318,8 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     // Warm-started tiles whose φ still fits this frame's evidence take no steps.
     let check = match (last_fit, settle_tolerance(task)) {
         (Some(last_fit), Some(tolerance)) if opts.settle => {
-            let renders = tch::no_grad(|| model.render(&phi, false));
+            // φ is where the last frame left it, and so are its renders.
+            let renders = last_renders.unwrap_or_else(|| tch::no_grad(|| model.render(&phi, false)));
             let fit = tch::no_grad(|| setup.misfit(&renders, &y, &w));
             let settled = fit.le_tensor(&(&last_fit * (1.0 + tolerance)));
             let stepped = settled.logical_not().nonzero().squeeze_dim(1);
@@ -331,6 +349,7 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
             adam: None,
             temporal_pixels: 0,
             fit: None,
+            renders: None,
         };
     }
     // Settled tiles render as they did when checked.
@@ -355,7 +374,8 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     let image = grid.blend(&rendered, &background);
     let image = keep_evidence(obs, &evidence, image, &mut fill, opts);
     let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
-    Restoration { image, phi, losses, fallback: None, warm_started, grid, adam, temporal_pixels: 0, fit: Some(fit) }
+    let renders = settle_tolerance(task).map(|_| renders);
+    Restoration { image, phi, losses, fallback: None, warm_started, grid, adam, temporal_pixels: 0, fit: Some(fit), renders }
 }
 
 /// A warm frame's check of its φ rows against the new evidence, before any step.
