@@ -114,7 +114,7 @@ impl DeviceChoice {
 /// `float32` or `bfloat16`. The render that becomes the output is always float32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Precision {
-    /// bfloat16 on a CPU with bfloat16 matrix units (Intel AMX), float32 elsewhere.
+    /// bfloat16 on a CPU with bfloat16 instructions (AMX or AVX-512 BF16), float32 elsewhere.
     #[default]
     Auto,
     Float32,
@@ -144,22 +144,25 @@ impl std::fmt::Display for Precision {
 }
 
 impl Precision {
-    /// The tensor kind MAP steps run the generator in on `device`. Only AMX is chosen
-    /// automatically: there oneDNN's bfloat16 convolutions take a third of float32's time
-    /// (benches/NOTES.md, benchmark 21), while CPUs without bfloat16 units emulate it slowly, and
-    /// CUDA's bfloat16 is unmeasured here.
+    /// The tensor kind MAP steps run the generator in on `device`. bfloat16 is chosen
+    /// automatically only on CPUs with bfloat16 instructions: one MAP step took 0.57× float32's
+    /// time with AMX and 0.64× with AVX-512 BF16 alone (benches/NOTES.md, benchmarks 21 and 22),
+    /// while CPUs without them emulate it, and CUDA's bfloat16 is unmeasured here.
     pub fn kind(self, device: Device) -> tch::Kind {
         match self {
             Self::BFloat16 => tch::Kind::BFloat16,
-            Self::Auto if device == Device::Cpu && *CPU_HAS_AMX_BF16 => tch::Kind::BFloat16,
+            Self::Auto if device == Device::Cpu && *CPU_HAS_BF16 => tch::Kind::BFloat16,
             _ => tch::Kind::Float,
         }
     }
 }
 
-/// Whether this CPU has AMX bfloat16 tiles (Linux reports `amx_bf16` among the CPU's flags).
-static CPU_HAS_AMX_BF16: Lazy<bool> = Lazy::new(|| {
+/// Whether this CPU computes in bfloat16: AMX tiles or AVX-512 BF16 dot products (Linux lists
+/// `amx_bf16` or `avx512_bf16` among the CPU's flags), both of which oneDNN uses.
+static CPU_HAS_BF16: Lazy<bool> = Lazy::new(|| {
     std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| {
-        info.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|flag| flag == "amx_bf16"))
+        info.lines()
+            .filter(|l| l.starts_with("flags"))
+            .any(|l| l.split_whitespace().any(|flag| flag == "amx_bf16" || flag == "avx512_bf16"))
     })
 });

@@ -490,7 +490,7 @@ fn cuda_restoration_matches_the_cpu() {
     assert!(agreement > 30.0, "CUDA and CPU restorations agree to only {agreement:.1} dB");
 }
 
-/// MAP steps in bfloat16 (what `precision=auto` picks on a CPU with AMX) fit a real frame's
+/// MAP steps in bfloat16 (what `precision=auto` picks on a CPU with bfloat16 instructions) fit a real frame's
 /// evidence as well as float32 steps, and the output is still rendered in float32.
 #[test]
 fn bfloat16_steps_fit_as_well_as_float32_and_the_output_stays_float32() {

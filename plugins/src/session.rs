@@ -104,7 +104,7 @@ impl CommonSettings {
                 .build(),
             glib::ParamSpecString::builder("precision")
                 .nick("Precision")
-                .blurb("Number format of the MAP steps: auto (bfloat16 on CPUs with AMX, else float32), float32 or bfloat16; the output is rendered in float32")
+                .blurb("Number format of the MAP steps: auto (bfloat16 on CPUs with AMX or AVX-512 BF16, else float32), float32 or bfloat16; the output is rendered in float32")
                 .default_value(Some(DEFAULT_PRECISION))
                 .mutable_playing()
                 .build(),

@@ -104,7 +104,7 @@ pub struct Args {
     pub(crate) grid: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub(crate) device: DeviceChoice,
-    /// Number format of LCM's MAP steps: auto (bfloat16 on CPUs with AMX), float32, bfloat16.
+    /// Number format of LCM's MAP steps: auto (bfloat16 on CPUs with AMX or AVX-512 BF16), float32, bfloat16.
     #[arg(long, default_value = "auto")]
     pub(crate) precision: Precision,
 }

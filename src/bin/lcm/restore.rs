@@ -46,7 +46,7 @@ pub struct Args {
     side_by_side: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
-    /// Number format of the MAP steps: auto (bfloat16 on CPUs with AMX), float32, bfloat16.
+    /// Number format of the MAP steps: auto (bfloat16 on CPUs with AMX or AVX-512 BF16), float32, bfloat16.
     #[arg(long, default_value = "auto")]
     precision: Precision,
 }
