@@ -220,7 +220,13 @@ pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedMo
         return Ok(model);
     }
     lcm::device::retain_host_memory();
-    let model = Model::load(path, device)?.frozen();
+    // Loaded on a thread of its own: libtorch's OpenMP keeps a team of worker threads for each
+    // thread that ran parallel work, and once it manages more threads than there are CPUs its
+    // workers sleep between parallel regions instead of spinning. A team left on the thread that
+    // started the pipeline made every frame on the streaming thread pay for that (the demo took
+    // 1.7–2× as long on 2 cores; benches/NOTES.md, benchmark 22); this one leaves with its thread.
+    let model = std::thread::scope(|s| s.spawn(|| Model::load(path, device).map(Model::frozen)).join())
+        .map_err(|_| anyhow::anyhow!("loading the model panicked"))??;
     let model = Arc::new(Mutex::new(model));
     cache.retain(|_, weak| weak.strong_count() > 0);
     cache.insert(key, Arc::downgrade(&model));
@@ -273,5 +279,31 @@ impl Session {
     ) -> Restoration {
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
         self.video.restore_with_upcoming(&model, obs, upcoming, opts, &settings.video_options(temporal_frames))
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    /// Threads of this process named as the calling one (a new thread takes its creator's name).
+    fn namesakes() -> usize {
+        let own = std::fs::read_to_string("/proc/thread-self/comm").expect("Linux names its threads");
+        let tasks = std::fs::read_dir("/proc/self/task").expect("Linux lists a process's threads");
+        tasks.filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok()).filter(|name| *name == own).count()
+    }
+
+    #[test]
+    fn loading_a_model_leaves_no_libtorch_workers_behind_on_the_calling_thread() {
+        let before = namesakes();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/natural-small.safetensors");
+        let model = super::shared_model(&path, tch::Device::Cpu).expect("the shipped model loads");
+        // The loading thread's workers leave shortly after it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while namesakes() > before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(namesakes(), before, "threads started by loading outlived it (libtorch threads: {})", tch::get_num_threads());
+        drop(model);
     }
 }
