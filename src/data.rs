@@ -75,7 +75,7 @@ pub fn video_frames_from(path: &Path, first: usize, max_frames: usize, every: us
         }
         match sink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
             Some(sample) => {
-                if index >= first && (index - first) % every.max(1) == 0 {
+                if index >= first && (index - first).is_multiple_of(every.max(1)) {
                     frames.push(sample_to_tensor(&sample)?);
                 }
                 index += 1;

@@ -59,7 +59,7 @@ pub fn first_held_out(frames: usize, fraction: f64) -> usize {
 
 /// Whether the `index`-th still image (counting from 1) is held out: one in every 1/`fraction`.
 pub fn image_held_out(index: usize, fraction: f64) -> bool {
-    fraction > 0.0 && index % (1.0 / fraction).round().max(2.0) as usize == 0
+    fraction > 0.0 && index.is_multiple_of((1.0 / fraction).round().max(2.0) as usize)
 }
 
 /// Splits the frames of `inputs` (videos, images, folders) into training and held-out frames.

@@ -400,7 +400,7 @@ impl Trainer {
         let _guard = tch::no_grad_guard();
         let n = self.image_count();
         let batch = (batch as i64).clamp(1, n);
-        let mut rng = SplitMix64::new(self.config.seed ^ 0xBA7C_4_0A11);
+        let mut rng = SplitMix64::new(self.config.seed ^ 0xB_A7C4_0A11);
         for _ in 0..passes {
             let order = rng.permutation(n as usize);
             for chunk in order.chunks(batch as usize).filter(|c| c.len() as i64 == batch) {

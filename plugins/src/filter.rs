@@ -419,7 +419,7 @@ impl<K: ElementKind> LcmFilter<K> {
     /// Restores a frame (`upcoming`: later frames held by lookahead, nearest first): the image
     /// and the pixels to write, or `None` when nothing is missing.
     /// Panics (libtorch out of memory, a bug) become an element error; the element stays usable.
-    pub fn restore(&self, element: &gst::Element, frame: Frame, upcoming: &[Frame]) -> Result<Option<(Tensor, Option<Vec<bool>>)>, gst::FlowError> {
+    pub fn restore(&self, element: &gst::Element, frame: Frame, upcoming: &[Frame]) -> Result<Option<Restored>, gst::FlowError> {
         let (common, own) = {
             let settings = lock(&self.settings);
             (settings.common.clone(), settings.own.clone())
@@ -495,6 +495,9 @@ impl<K: ElementKind> LcmFilter<K> {
         }
     }
 }
+
+/// A restored frame `(C, H, W)` and which of its pixels to write (`None`: all of them).
+pub type Restored = (Tensor, Option<Vec<bool>>);
 
 /// A frame as read: `(C, H, W)` pixels, alpha when the format has one, and the DISCONT flag.
 pub struct Frame {

@@ -211,7 +211,9 @@ impl CommonSettings {
 /// A generator shared by every element and stream that uses the same file on the same device.
 pub type SharedModel = Arc<Mutex<Model>>;
 
-static MODELS: Lazy<Mutex<HashMap<(PathBuf, String), Weak<Mutex<Model>>>>> = Lazy::new(Default::default);
+/// Loaded generators by (file, device), held only while some element uses them.
+type ModelCache = HashMap<(PathBuf, String), Weak<Mutex<Model>>>;
+static MODELS: Lazy<Mutex<ModelCache>> = Lazy::new(Default::default);
 /// Loads a model once per (file, device); later callers get the same generator.
 pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedModel> {
     let key = (path.canonicalize().unwrap_or_else(|_| path.to_path_buf()), format!("{device:?}"));

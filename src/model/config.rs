@@ -166,7 +166,7 @@ impl ModelConfig {
         if self.bottleneck_groups < 1 || deepest % self.bottleneck_groups != 0 {
             return Err("bottleneck_groups must divide the deepest encoder width".into());
         }
-        if !(self.phi_bound > 0.0) {
+        if self.phi_bound.is_nan() || self.phi_bound <= 0.0 {
             return Err("phi_bound must be positive".into());
         }
         Ok(())

@@ -59,7 +59,7 @@ impl Model {
         let generator = Generator::new(&vars.root(), &config, init);
         let latent = Latent::new(&config);
         let n = config.noise_size();
-        let mut rng = SplitMix64::new(seed ^ 0x5EED_0F_5A17);
+        let mut rng = SplitMix64::new(seed ^ 0x5E_ED0F_5A17);
         let noise: Vec<f32> = (0..config.noise_channels * n * n).map(|_| (rng.next_f64() * NOISE_SCALE) as f32).collect();
         let noise = Tensor::from_slice(&noise).view([1, config.noise_channels, n, n]).to_device(device);
         Ok(Self { config, latent, generator, vars, noise, summary: TrainingSummary::default(), exemplars: None, map_setups: RefCell::default() })

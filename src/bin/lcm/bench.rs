@@ -378,7 +378,7 @@ fn fuzz_load(path: &std::path::Path, cases: usize, seed: u64) -> Result<()> {
     let panics: usize = counts.values().map(|c| c[2]).sum();
     println!("\n{cases} cases in {:.1} s, {panics} panics; most frequent refusals (digits removed):", started.elapsed().as_secs_f64());
     let mut top: Vec<(String, usize)> = reasons.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     for (reason, n) in top.iter().take(6) {
         println!("  {n:5}  {reason}");
     }

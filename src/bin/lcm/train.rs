@@ -262,7 +262,7 @@ fn train_baseline(
     started: Instant,
 ) -> Result<()> {
     let config = VectorConfig::new(kind, args.baseline_width as i64);
-    let patches = training_patches(&args, &split, config.image_size)?;
+    let patches = training_patches(args, &split, config.image_size)?;
     let batch = args.batch as i64;
     let mut trainer = if args.run.resume && checkpoint.exists() {
         eprintln!("lcm: resuming from {}", checkpoint.display());
