@@ -144,11 +144,12 @@ pub fn load_frames(paths: &[PathBuf], max_frames_per_video: usize, every: usize)
     Ok(frames)
 }
 
-/// Shrinks a frame `(3, H, W)` so that its shorter side is at most `max_side` (Lanczos).
+/// Shrinks a frame `(3, H, W)` so that its shorter side is at most `max_side` (Lanczos);
+/// `max_side` ≤ 0 leaves it at its size.
 pub fn shrink(frame: &Tensor, max_side: i64) -> Tensor {
     let (_, h, w) = frame.size3().expect("frames are (3, H, W)");
     let short = h.min(w);
-    if short <= max_side {
+    if max_side <= 0 || short <= max_side {
         return frame.shallow_clone();
     }
     let (nh, nw) = (h * max_side / short, w * max_side / short);

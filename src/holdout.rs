@@ -76,10 +76,7 @@ pub fn split_frames(inputs: &[PathBuf], sampling: &Sampling) -> Result<Split> {
     }
     for (input, path) in &files {
         let frames = data::load_frames(std::slice::from_ref(path), sampling.frames_per_video, sampling.frame_every)?;
-        let frames: Vec<Tensor> = frames
-            .iter()
-            .map(|f| if sampling.max_side > 0 { data::shrink(f, sampling.max_side) } else { f.shallow_clone() })
-            .collect();
+        let frames: Vec<Tensor> = frames.iter().map(|f| data::shrink(f, sampling.max_side)).collect();
         if frames.len() > 1 {
             let first = first_held_out(frames.len(), sampling.fraction);
             record.insert(
@@ -152,7 +149,7 @@ pub fn training_frames(trained_on: &[String], record: &Holdout, max_side: i64) -
     if frames.is_empty() {
         bail!("none of the model's training frames could be read");
     }
-    Ok(if max_side > 0 { frames.iter().map(|f| data::shrink(f, max_side)).collect() } else { frames })
+    Ok(frames.iter().map(|f| data::shrink(f, max_side)).collect())
 }
 
 #[cfg(test)]

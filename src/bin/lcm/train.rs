@@ -191,7 +191,7 @@ pub fn run(args: Args) -> Result<()> {
     // Fixed clean held-out patches for the representation PSNR (none without a holdout).
     let other_sources: Vec<Tensor> = data::load_frames(&args.health_data, args.frames_per_video, args.frame_every)?
         .iter()
-        .map(|f| if args.max_side > 0 { data::shrink(f, args.max_side) } else { f.shallow_clone() })
+        .map(|f| data::shrink(f, args.max_side))
         .collect();
     let health_frames = if args.health_data.is_empty() { &split.holdout } else { &other_sources };
     let held_out = (!health_frames.is_empty() && args.health_patches > 0)
