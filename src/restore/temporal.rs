@@ -276,7 +276,6 @@ fn box_sum(t: &Tensor, k: i64) -> Tensor {
     window_sums(&t.constant_pad_nd([k / 2, k / 2, k / 2, k / 2]), k, 1, h, w)
 }
 
-
 /// What the last frame's restoration invented: its output `(3, H, W)` and the pixels that
 /// were known (evidence or taken from other frames) `(1, H, W)`; the rest came from the fill and
 /// the prior.

@@ -158,6 +158,18 @@ fn append_health(path: &std::path::Path, step: usize, h: &Health) -> Result<()> 
     Ok(())
 }
 
+/// What a model trained by `args` on `holdout`'s split records of its training.
+fn summary(args: &Args, holdout: holdout::Holdout) -> TrainingSummary {
+    TrainingSummary {
+        data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
+        holdout,
+        frame_max_side: args.max_side,
+        patches: args.patches,
+        balanced_sources: args.balance_sources,
+        ..Default::default()
+    }
+}
+
 fn training_patches(args: &Args, split: &holdout::Split, size: i64) -> Result<Tensor> {
     if args.balance_sources {
         data::source_balanced_patches(&split.train, &split.train_source, size, args.patches, args.run.seed)
@@ -225,14 +237,7 @@ pub fn run(args: Args) -> Result<()> {
             seed: args.run.seed,
         };
         let mut model = Model::new(config.clone(), device, args.run.seed)?;
-        model.summary = TrainingSummary {
-            data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
-            holdout: split.record,
-            frame_max_side: args.max_side,
-            patches: args.patches,
-            balanced_sources: args.balance_sources,
-            ..Default::default()
-        };
+        model.summary = summary(&args, split.record);
         Trainer::new(model, patches, train_config)?
     };
 
@@ -269,14 +274,7 @@ fn train_baseline(
         VectorTrainer::resume(checkpoint, patches.shallow_clone(), batch, args.run.seed, device)?
     } else {
         let mut prior = VectorPrior::new(config, device, args.run.seed);
-        prior.summary = TrainingSummary {
-            data: args.data.iter().map(|p| p.to_string_lossy().to_string()).collect(),
-            holdout: split.record,
-            frame_max_side: args.max_side,
-            patches: args.patches,
-            balanced_sources: args.balance_sources,
-            ..Default::default()
-        };
+        prior.summary = summary(args, split.record);
         VectorTrainer::new(prior, patches.shallow_clone(), batch, args.run.seed)?
     };
     eprintln!("lcm: {} baseline, {} patches of 64², batch {batch}, on {device:?}", kind.name(), args.patches);
