@@ -14,11 +14,15 @@ Damage, independent of lcm's own generator (src/clip_eval.rs):
   as GRAY8 PNGs; the gray copy is that same gray. (videoconvert's own RGB → GRAY8 rounds
   differently, 0.3 levels darker on average, so converting there scored the element's input
   against a gray it never saw.)
+- hints10, hints100: colorize with 10 or 100 true-colour pixels per frame at random places,
+  given in RGBA frames (alpha 255 on a hint, 0 elsewhere; RGB the gray elsewhere), as an
+  archivist marks a few known colours; the gray copy is the same gray.
 
 Scores as `lcm eval --clip` computes them: PSNR (inpainting: on the missing pixels), LPIPS-VGG
 (rect: a box 16 px around the hole) with the project's weights, temporal error
 |Δoutput − Δtruth| between consecutive frames, and the element's seconds per frame (gst-launch's
-wall time over the frames, model loading included).
+wall time over the frames, model loading included). `LCM_PLUGIN_DIR` runs another build's plugin
+(default target/release).
 """
 import argparse, json, os, subprocess, sys, time
 
@@ -120,7 +124,7 @@ def centred_rect(h, w):
 
 def gst(pipeline, frames):
     """Runs one gst-launch-1.0 pipeline; seconds per frame."""
-    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(ROOT, 'target', 'release'))
+    env = dict(os.environ, GST_PLUGIN_PATH=os.environ.get('LCM_PLUGIN_DIR', os.path.join(ROOT, 'target', 'release')))
     start = time.time()
     subprocess.run(['gst-launch-1.0', '-q', *pipeline.split()], check=True, env=env)
     return (time.time() - start) / frames
@@ -246,9 +250,18 @@ def run_case(name, task, truths, work, lpips, seed, downscale='lanczos'):
         damaged = outs['lanczos']
     else:
         gray8 = [cv2.cvtColor(to8(f), cv2.COLOR_RGB2GRAY) for f in truths]
-        for t, g in enumerate(gray8):
-            write_png(f'{d}/in/{t:04d}.png', g)
-        spf = through('lcmcolorize', d + '/in', d + '/lcm', n, 'GRAY8')
+        hints = int(task[len('hints'):]) if task.startswith('hints') else 0
+        rng = np.random.default_rng(seed)
+        for t, (g, f) in enumerate(zip(gray8, truths)):
+            if hints:
+                rgba = np.dstack([np.repeat(g[..., None], 3, 2), np.zeros_like(g)])
+                ys, xs = rng.integers(0, h, hints), rng.integers(0, w, hints)
+                rgba[ys, xs, :3] = to8(f)[ys, xs]
+                rgba[ys, xs, 3] = 255
+                write_png(f'{d}/in/{t:04d}.png', rgba)
+            else:
+                write_png(f'{d}/in/{t:04d}.png', g)
+        spf = through('lcmcolorize', d + '/in', d + '/lcm', n, 'RGBA' if hints else 'GRAY8')
         gray = [np.repeat((g / 255.0)[..., None], 3, 2) for g in gray8]
         outs = {'lcm': read_pngs(d + '/lcm'), 'gray': gray}
         for k, o in outs.items():

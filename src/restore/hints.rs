@@ -16,7 +16,7 @@ pub fn hints_from_rgba(rgba: &Tensor, height: i64, width: i64) -> Tensor {
     Tensor::cat(&[scaled.narrow(0, 0, 3), scaled.narrow(0, 3, 1).gt(0.0).to_kind(Kind::Float)], 0)
 }
 
-/// The chroma (colour minus its channel mean, `(3, h, w)`) of `hints` `(4, h, w)` — RGB and a
+/// The chroma (colour minus its luma, `(3, h, w)`) of `hints` `(4, h, w)` — RGB and a
 /// weight that is 0 where a pixel gives no hint — spread over the frame along the edges of
 /// `gray` `(1, h, w)`. Without any hint it is zero everywhere.
 pub fn spread_chroma(gray: &Tensor, hints: &Tensor) -> Tensor {

@@ -52,7 +52,7 @@ pub struct RestoreOptions {
     /// Overlap between neighbouring tiles, in output pixels.
     pub tile_overlap: i64,
     /// Keep the evidence exactly: inpainting copies known pixels into the result unchanged,
-    /// colorization shifts colours so the result's channel mean is the input gray,
+    /// colorization shifts colours so the result's luma is the input gray,
     /// super-resolution back-projects until the result's downsampling (the task's filter) is the input.
     pub keep_known: bool,
     /// Seed of the cold-start φ.
@@ -528,9 +528,10 @@ fn calm_colour(image: &Tensor, gray: &Tensor) -> Tensor {
     gray + gaussian_blur(&chroma(&image.clamp(0.0, 1.0)), CHROMA_SIGMA) * CHROMA_GAIN
 }
 
-/// An RGB image's `(3, H, W)` colour without its gray: each pixel minus its channel mean.
+/// An RGB image's `(3, H, W)` colour without its gray: each pixel minus its luma, so adding it
+/// to a gray leaves that gray's luma unchanged.
 pub(super) fn chroma(image: &Tensor) -> Tensor {
-    image - image.mean_dim(0, true, Kind::Float)
+    image - crate::degrade::luma(image, 0)
 }
 
 /// The colour the hints `(4, h, w)` give a gray frame `(1, h, w)`: their chroma spread along the
@@ -586,15 +587,15 @@ const DETAIL_REACH: i64 = (3.0 * AGREEMENT_SIGMA) as i64 + 1;
 /// OpenCV's Telea (LPIPS 0.391 against 0.374; benches/NOTES.md, benchmark 15).
 const DETAIL_AGREEMENT: f64 = 0.05;
 
-/// Moves each pixel's colour so its channel mean is exactly the evidence gray while staying in
-/// [0, 1]: darker pixels are scaled towards black, brighter ones towards white.
+/// Moves each pixel's colour so its luma is exactly the evidence gray while staying in [0, 1]:
+/// darker pixels are scaled towards black, brighter ones towards white.
 pub(super) fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
     let x = image.clamp(0.0, 1.0);
-    let mean = x.mean_dim(0, true, Kind::Float);
-    let darker = &x * (gray / mean.clamp_min(1e-6));
-    let headroom = (gray.ones_like() - gray) / (mean.ones_like() - &mean).clamp_min(1e-6);
+    let luma = crate::degrade::luma(&x, 0);
+    let darker = &x * (gray / luma.clamp_min(1e-6));
+    let headroom = (gray.ones_like() - gray) / (luma.ones_like() - &luma).clamp_min(1e-6);
     let brighter = x.ones_like() - (x.ones_like() - &x) * headroom;
-    darker.where_self(&mean.ge_tensor(gray), &brighter).clamp(0.0, 1.0)
+    darker.where_self(&luma.ge_tensor(gray), &brighter).clamp(0.0, 1.0)
 }
 
 /// Iterative back-projection: corrects the upscaled images until their downsampling (the task's filter)

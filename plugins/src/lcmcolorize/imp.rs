@@ -4,8 +4,8 @@
  * SECTION:element-lcmcolorize
  *
  * Colours gray frames with a Latent Convolutional Model. Input is GRAY8 (or any RGB format, of
- * which the channel mean is taken); output is RGB whose channel mean equals the input gray
- * (up to rounding and clipping).
+ * which the BT.601 luma is taken, as videoconvert makes GRAY8); output is RGB whose luma equals
+ * the input gray (up to rounding and clipping), so videoconvert turns it back into that gray.
  *
  * Colour hints replace guessing: the non-transparent pixels of a `hints` image (scaled to the
  * frame), and for input with alpha the pixels whose alpha is not 0, give their colour; it is
