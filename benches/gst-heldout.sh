@@ -3,7 +3,7 @@
 # training run and no tuning choice saw, damaged here rather than by lcm (benches/gst_heldout.py
 # says how), beside what users run instead. Table on stdout; report.json and grids (input |
 # each method | truth, middle frame) in out/gst-heldout/.
-#   benches/gst-heldout.sh [TASKS] [FRAMES]   (TASKS: rect,dirt,x4,colorize,hints10,hints100)
+#   benches/gst-heldout.sh [TASKS] [FRAMES]   (TASKS: rect,dirt,x4,colorize,[key]hints10,[key]hints100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${1:-rect,dirt,x4,colorize} frames=${2:-6}

@@ -16,7 +16,8 @@ Damage, independent of lcm's own generator (src/clip_eval.rs):
   against a gray it never saw.)
 - hints10, hints100: colorize with 10 or 100 true-colour pixels per frame at random places,
   given in RGBA frames (alpha 255 on a hint, 0 elsewhere; RGB the gray elsewhere), as an
-  archivist marks a few known colours; the gray copy is the same gray.
+  archivist marks a few known colours; keyhints10, keyhints100: on the first frame only, as one
+  marks a shot's first frame; the gray copy is the same gray.
 
 Scores as `lcm eval --clip` computes them: PSNR (inpainting: on the missing pixels), LPIPS-VGG
 (rect: a box 16 px around the hole) with the project's weights, temporal error
@@ -250,12 +251,13 @@ def run_case(name, task, truths, work, lpips, seed, downscale='lanczos'):
         damaged = outs['lanczos']
     else:
         gray8 = [cv2.cvtColor(to8(f), cv2.COLOR_RGB2GRAY) for f in truths]
-        hints = int(task[len('hints'):]) if task.startswith('hints') else 0
+        first_only = task.startswith('key')
+        hints = int(task.removeprefix('key').removeprefix('hints') or 0) if 'hints' in task else 0
         rng = np.random.default_rng(seed)
         for t, (g, f) in enumerate(zip(gray8, truths)):
             if hints:
                 rgba = np.dstack([np.repeat(g[..., None], 3, 2), np.zeros_like(g)])
-                ys, xs = rng.integers(0, h, hints), rng.integers(0, w, hints)
+                ys, xs = rng.integers(0, h, hints * (t == 0 or not first_only)), rng.integers(0, w, hints * (t == 0 or not first_only))
                 rgba[ys, xs, :3] = to8(f)[ys, xs]
                 rgba[ys, xs, 3] = 255
                 write_png(f'{d}/in/{t:04d}.png', rgba)
