@@ -146,6 +146,21 @@ fn colorize_outputs_rgb_whose_gray_is_the_input() {
     assert!(chroma > 1e-3, "the output has no colour");
 }
 
+/// Opaque RGBA is ordinary footage, not a frame of gray hints: it is coloured as GRAY8 is.
+#[test]
+fn colorize_colours_opaque_rgba_as_it_colours_gray8() {
+    let (gray8_out, _, gray_in) = colorize_real_frame();
+    let (w, h) = (gray_in.size()[2], gray_in.size()[1]);
+    let mut harness = harness("lcmcolorize iterations=150");
+    harness.set_src_caps(caps("RGBA", w, h));
+    let rgba = Tensor::cat(&[gray_in.expand([3, -1, -1], false), gray_in.ones_like()], 0);
+    let out = rgb_image(&harness.push_and_pull(gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&rgba))).unwrap(), w, h);
+    let chroma = f64::try_from((&out - lcm::degrade::gray(&out.unsqueeze(0)).squeeze_dim(0)).abs().mean(Kind::Float)).unwrap();
+    assert!(chroma > 1e-3, "opaque RGBA came back gray");
+    let apart = f64::try_from((&out - &gray8_out).abs().mean(Kind::Float)).unwrap() * 255.0;
+    assert!(apart < 0.5, "opaque RGBA and GRAY8 of one frame differ by {apart:.2} levels on average");
+}
+
 #[test]
 fn colorize_is_perceptually_closer_to_the_truth_than_the_gray_copy() {
     let (out, truth, gray_in) = colorize_real_frame();
@@ -437,4 +452,34 @@ fn colour_from_hints_turns_back_into_the_same_gray_through_videoconvert() {
     let back = to_gray8(out.map_readable().unwrap().as_slice());
     let levels = f64::try_from((&back - &gray8).abs().max()).unwrap() * 255.0;
     assert!(levels <= 2.0, "videoconvert's gray of the output is {levels:.0} levels from the input gray");
+}
+
+/// Hints given in the alpha of one frame of an RGBA stream colour that frame, and their colour
+/// moves on with the picture to the transparent frames after it; the frame before stays gray.
+#[test]
+fn hints_on_one_frame_colour_the_frames_after_it() {
+    let (w, h) = (160i64, 120i64);
+    let truths: Vec<Tensor> = (0..4).map(|i| real_frame(i, w, h)).collect();
+    // 48 hint pixels on a grid in frame 1, with their true colours (alpha 255).
+    let grid = Tensor::zeros([1, h, w], (Kind::Float, tch::Device::Cpu));
+    for (y, x) in (0..6i64).flat_map(|i| (0..8i64).map(move |j| (10 + 20 * i, 10 + 20 * j))) {
+        let _ = grid.get(0).get(y).get(x).fill_(1.0);
+    }
+    let mut harness = harness("lcmcolorize");
+    harness.set_src_caps(caps("RGBA", w, h));
+    // Chroma (colour minus luma) PSNR against the truth's; the gray copy's chroma is zero.
+    let chroma = |t: &Tensor| t - lcm::degrade::gray(&t.unsqueeze(0)).squeeze_dim(0);
+    for (i, truth) in truths.iter().enumerate() {
+        let weight = if i == 1 { grid.shallow_clone() } else { grid.zeros_like() };
+        let gray = lcm::degrade::gray(&truth.unsqueeze(0)).squeeze_dim(0).expand([3, -1, -1], false);
+        let rgba = Tensor::cat(&[truth * &weight + gray * (1.0 - &weight), weight], 0);
+        let out = rgb_image(&harness.push_and_pull(gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&rgba))).unwrap(), w, h);
+        let ours = lcm::metrics::psnr(&chroma(&out), &chroma(truth), None);
+        let gray_copy = lcm::metrics::psnr(&chroma(truth).zeros_like(), &chroma(truth), None);
+        if i == 0 {
+            assert!(ours < gray_copy + 0.5, "frame 0, before the hints, got colour: chroma PSNR {ours:.2} dB, gray {gray_copy:.2} dB");
+        } else {
+            assert!(ours > gray_copy + 3.0, "frame {i}: chroma PSNR {ours:.2} dB is not 3 dB above the gray copy's {gray_copy:.2} dB");
+        }
+    }
 }

@@ -55,11 +55,20 @@ pub struct VideoRestorer {
     /// Colorization and super-resolution: what the prior added to the last frame above its
     /// evidence (colour, detail), likewise.
     addition: Option<Addition>,
+    /// Colorization: whether the held colour comes from hints (given on some frame since).
+    hinted: bool,
 }
 
 impl VideoRestorer {
     pub fn new(options: &VideoOptions) -> Self {
-        Self { engine: Engine::new(), history: History::new(options.temporal_frames), previous_evidence: None, invention: None, addition: None }
+        Self {
+            engine: Engine::new(),
+            history: History::new(options.temporal_frames),
+            previous_evidence: None,
+            invention: None,
+            addition: None,
+            hinted: false,
+        }
     }
 
     /// Forgets every earlier frame (flush, seek, discontinuity, caps change).
@@ -137,7 +146,12 @@ impl VideoRestorer {
                 _ => None,
             };
             if let Some((base, carry)) = base {
-                if let Some(addition) = &self.addition {
+                // Colour from hints is evidence: colour held from frames without any (the gray
+                // before a shot's first hints) does not cover it.
+                let hinted = obs.hints.as_ref().is_some_and(|hints| f64::try_from(hints.narrow(0, 3, 1).max()).is_ok_and(|most| most > 0.0));
+                let held = self.addition.as_ref().filter(|_| self.hinted || !hinted);
+                self.hinted = hinted || (self.hinted && held.is_some());
+                if let Some(addition) = held {
                     let (carried, still) = addition.carry(&restored.image, &base);
                     restored.image = match obs.task {
                         Task::Colorize => super::match_gray(&carried, &evidence),

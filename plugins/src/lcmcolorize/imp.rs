@@ -8,8 +8,10 @@
  * the input gray (up to rounding and clipping), so videoconvert turns it back into that gray.
  *
  * Colour hints replace guessing: the non-transparent pixels of a `hints` image (scaled to the
- * frame), and for input with alpha the pixels whose alpha is not 0, give their colour; it is
- * spread along the gray's edges over the frame.
+ * frame), and for input with alpha the pixels whose alpha is not 0 (in a frame where some alpha
+ * is 0: an opaque frame is coloured as RGB is), give their colour; it is spread along the gray's
+ * edges over the frame, and carried to later frames with the picture where the shot stays, so
+ * hints on a shot's first frame alone colour the shot.
  *
  * ## Example launch line
  * |[
@@ -105,7 +107,14 @@ impl ElementKind for Colorize {
     fn observe(_: &Settings, prepared: &Prepared, pixels: Tensor, alpha: Option<Tensor>) -> Option<Observed> {
         let gray = lcm::degrade::gray(&pixels.unsqueeze(0)).squeeze_dim(0).to_kind(Kind::Float);
         // Hints in the frame's alpha take precedence over the hints image where both give one.
-        let in_frame = alpha.map(|a| Tensor::cat(&[pixels.expand([3, -1, -1], false), a.gt(0.0).to_kind(Kind::Float)], 0));
+        // A frame opaque everywhere is ordinary RGBA, coloured as RGB input is (not returned as
+        // its own gray, every pixel a gray hint). One transparent everywhere is a hints stream's
+        // frame without new hints: its colour is what earlier hints carry (as fast, and as close
+        // to the truth, as fitting the prior there: benches/NOTES.md, benchmark 23).
+        let in_frame = alpha
+            .map(|a| a.gt(0.0).to_kind(Kind::Float))
+            .filter(|marked| f64::try_from(marked.min()).is_ok_and(|least| least < 1.0))
+            .map(|marked| Tensor::cat(&[pixels.expand([3, -1, -1], false), marked], 0));
         let hints = match (in_frame, &prepared.hints) {
             (Some(frame), Some(image)) => {
                 let from_frame = frame.narrow(0, 3, 1);
