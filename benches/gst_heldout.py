@@ -257,7 +257,8 @@ def run_case(name, task, truths, work, lpips, seed, downscale='lanczos'):
         for t, (g, f) in enumerate(zip(gray8, truths)):
             if hints:
                 rgba = np.dstack([np.repeat(g[..., None], 3, 2), np.zeros_like(g)])
-                ys, xs = rng.integers(0, h, hints * (t == 0 or not first_only)), rng.integers(0, w, hints * (t == 0 or not first_only))
+                count = hints if t == 0 or not first_only else 0
+                ys, xs = rng.integers(0, h, count), rng.integers(0, w, count)
                 rgba[ys, xs, :3] = to8(f)[ys, xs]
                 rgba[ys, xs, 3] = 255
                 write_png(f'{d}/in/{t:04d}.png', rgba)

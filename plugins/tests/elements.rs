@@ -397,6 +397,22 @@ fn lookahead_fills_dirt_from_later_frames_reports_its_latency_and_drains_at_eos(
     assert!(ahead > alone + 3.0, "with later frames {ahead:.2} dB, without {alone:.2} dB on the first frame's dirt");
 }
 
+/// An RGBA frame giving colour hints: `truth`'s colour with alpha 255 where `weight` `(1, H, W)`
+/// is 1, `gray` `(1, H, W)` with alpha 0 elsewhere.
+fn hints_in_alpha(truth: &Tensor, gray: &Tensor, weight: &Tensor) -> gst::Buffer {
+    let rgb = truth * weight + gray.expand([3, -1, -1], false) * (1.0 - weight);
+    gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&Tensor::cat(&[rgb, weight.shallow_clone()], 0)))
+}
+
+/// 48 hint places `(1, H, W)`, every 20 px from (10, 10).
+fn hint_grid(h: i64, w: i64) -> Tensor {
+    let grid = Tensor::zeros([1, h, w], (Kind::Float, tch::Device::Cpu));
+    for (y, x) in (0..6i64).flat_map(|i| (0..8i64).map(move |j| (10 + 20 * i, 10 + 20 * j))) {
+        let _ = grid.get(0).get(y).get(x).fill_(1.0);
+    }
+    grid
+}
+
 #[test]
 fn colour_hints_in_the_alpha_colour_the_frame_far_closer_to_the_truth_than_the_gray_copy() {
     let (w, h) = (160, 120);
@@ -407,11 +423,9 @@ fn colour_hints_in_the_alpha_colour_the_frame_far_closer_to_the_truth_than_the_g
     for i in 0..10i64 {
         let _ = weight.get(0).get(7 + 11 * i).get(13 + 14 * i).fill_(1.0);
     }
-    let rgb = &truth * &weight + gray.expand([3, -1, -1], false) * (1.0 - &weight);
-    let rgba = Tensor::cat(&[rgb, weight.shallow_clone()], 0);
     let mut harness = harness("lcmcolorize");
     harness.set_src_caps(caps("RGBA", w, h));
-    let out = harness.push_and_pull(gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&rgba))).unwrap();
+    let out = harness.push_and_pull(hints_in_alpha(&truth, &gray, &weight)).unwrap();
     let out = rgb_image(&out, w, h);
     let gray8 = lcm::imageio::from_interleaved(&lcm::imageio::to_interleaved(&gray), h, w, 1);
     let out_gray = lcm::degrade::gray(&out.unsqueeze(0)).squeeze_dim(0);
@@ -438,15 +452,10 @@ fn colour_from_hints_turns_back_into_the_same_gray_through_videoconvert() {
         lcm::imageio::from_interleaved(out.map_readable().unwrap().as_slice(), h, w, 1)
     };
     let gray8 = to_gray8(&lcm::imageio::to_interleaved(&truth));
-    // 48 hint pixels on a grid with their true colour (alpha 255); elsewhere that gray (alpha 0).
-    let weight = Tensor::zeros([1, h, w], (Kind::Float, tch::Device::Cpu));
-    for (y, x) in (0..6i64).flat_map(|i| (0..8i64).map(move |j| (10 + 20 * i, 10 + 20 * j))) {
-        let _ = weight.get(0).get(y).get(x).fill_(1.0);
-    }
-    let rgb = &truth * &weight + gray8.expand([3, -1, -1], false) * (1.0 - &weight);
+    // 48 hint pixels with their true colour; elsewhere that gray.
     let mut colorize = harness("lcmcolorize");
     colorize.set_src_caps(caps("RGBA", w, h));
-    let out = colorize.push_and_pull(gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&Tensor::cat(&[rgb, weight], 0)))).unwrap();
+    let out = colorize.push_and_pull(hints_in_alpha(&truth, &gray8, &hint_grid(h, w))).unwrap();
     let chroma = f64::try_from((rgb_image(&out, w, h) - gray8.expand([3, -1, -1], false)).abs().mean(Kind::Float)).unwrap();
     assert!(chroma > 0.03, "the hints coloured little: mean |chroma| {chroma:.4}");
     let back = to_gray8(out.map_readable().unwrap().as_slice());
@@ -460,20 +469,16 @@ fn colour_from_hints_turns_back_into_the_same_gray_through_videoconvert() {
 fn hints_on_one_frame_colour_the_frames_after_it() {
     let (w, h) = (160i64, 120i64);
     let truths: Vec<Tensor> = (0..4).map(|i| real_frame(i, w, h)).collect();
-    // 48 hint pixels on a grid in frame 1, with their true colours (alpha 255).
-    let grid = Tensor::zeros([1, h, w], (Kind::Float, tch::Device::Cpu));
-    for (y, x) in (0..6i64).flat_map(|i| (0..8i64).map(move |j| (10 + 20 * i, 10 + 20 * j))) {
-        let _ = grid.get(0).get(y).get(x).fill_(1.0);
-    }
+    // 48 hint pixels in frame 1, with their true colours.
+    let grid = hint_grid(h, w);
     let mut harness = harness("lcmcolorize");
     harness.set_src_caps(caps("RGBA", w, h));
     // Chroma (colour minus luma) PSNR against the truth's; the gray copy's chroma is zero.
     let chroma = |t: &Tensor| t - lcm::degrade::gray(&t.unsqueeze(0)).squeeze_dim(0);
     for (i, truth) in truths.iter().enumerate() {
         let weight = if i == 1 { grid.shallow_clone() } else { grid.zeros_like() };
-        let gray = lcm::degrade::gray(&truth.unsqueeze(0)).squeeze_dim(0).expand([3, -1, -1], false);
-        let rgba = Tensor::cat(&[truth * &weight + gray * (1.0 - &weight), weight], 0);
-        let out = rgb_image(&harness.push_and_pull(gst::Buffer::from_mut_slice(lcm::imageio::to_interleaved(&rgba))).unwrap(), w, h);
+        let gray = lcm::degrade::gray(&truth.unsqueeze(0)).squeeze_dim(0);
+        let out = rgb_image(&harness.push_and_pull(hints_in_alpha(truth, &gray, &weight)).unwrap(), w, h);
         let ours = lcm::metrics::psnr(&chroma(&out), &chroma(truth), None);
         let gray_copy = lcm::metrics::psnr(&chroma(truth).zeros_like(), &chroma(truth), None);
         if i == 0 {
