@@ -488,3 +488,26 @@ fn hints_on_one_frame_colour_the_frames_after_it() {
         }
     }
 }
+
+/// Hints given on a later frame of a still shot recolour it: colour held from an earlier
+/// frame's hints yields to them (it used to cover them wherever the scene stood).
+#[test]
+fn hints_on_a_later_frame_of_a_still_shot_replace_the_colour_held_from_earlier_ones() {
+    let (w, h) = (160i64, 120i64);
+    let truth = real_frame(2, w, h);
+    let gray = lcm::degrade::gray(&truth.unsqueeze(0)).squeeze_dim(0);
+    let chroma = |t: &Tensor| t - lcm::degrade::gray(&t.unsqueeze(0)).squeeze_dim(0);
+    // Frame 0's hints give the truth's colour with red and blue swapped; frame 1's the truth's.
+    let swapped = Tensor::cat(&[truth.narrow(0, 2, 1), truth.narrow(0, 1, 1), truth.narrow(0, 0, 1)], 0);
+    let grid = hint_grid(h, w);
+    let mut element = harness("lcmcolorize");
+    element.set_src_caps(caps("RGBA", w, h));
+    let outputs = [&swapped, &truth].map(|hinted| rgb_image(&element.push_and_pull(hints_in_alpha(hinted, &gray, &grid)).unwrap(), w, h));
+    let mut fresh = harness("lcmcolorize");
+    fresh.set_src_caps(caps("RGBA", w, h));
+    let alone = rgb_image(&fresh.push_and_pull(hints_in_alpha(&truth, &gray, &grid)).unwrap(), w, h);
+    let score = |t: &Tensor| lcm::metrics::psnr(&chroma(t), &chroma(&truth), None);
+    let (after, alone) = (score(&outputs[1]), score(&alone));
+    assert!(after > alone - 0.5, "frame 1's hints: chroma PSNR {after:.2} dB, {alone:.2} dB given to a fresh element");
+    assert!(after > score(&outputs[0]) + 3.0, "frame 1 kept frame 0's colour");
+}

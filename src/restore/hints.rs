@@ -20,12 +20,33 @@ pub fn hints_from_rgba(rgba: &Tensor, height: i64, width: i64) -> Tensor {
 /// weight that is 0 where a pixel gives no hint — spread over the frame along the edges of
 /// `gray` `(1, h, w)`. Without any hint it is zero everywhere.
 pub fn spread_chroma(gray: &Tensor, hints: &Tensor) -> Tensor {
+    let known = hint_places(hints);
+    spread(gray, &(super::chroma(&hints.narrow(0, 0, 3).to_kind(Kind::Float)) * &known), &known)
+}
+
+/// `image` `(3, h, w)` with its colour corrected to the colours `hints` `(4, h, w)` give: the
+/// chroma difference at the hint pixels, spread along the edges of `gray` `(1, h, w)`, is added.
+/// `anchors` `(1, h, w)` marks pixels whose colour in `image` is already right (earlier hints):
+/// the correction is zero there, so a new hint recolours only what is nearer to it than to
+/// them. Colour held from earlier frames yields to hints given now.
+pub(crate) fn correct_to_hints(image: &Tensor, gray: &Tensor, hints: &Tensor, anchors: Option<&Tensor>) -> Tensor {
+    let known = hint_places(hints);
+    let difference = super::chroma(&hints.narrow(0, 0, 3).to_kind(Kind::Float)) - super::chroma(&image.to_kind(Kind::Float));
+    let places = anchors.map_or_else(|| known.shallow_clone(), |anchors| known.maximum(anchors));
+    image + spread(gray, &(difference * &known), &places)
+}
+
+/// `(1, h, w)`: 1 where `hints` `(4, h, w)` give a colour, else 0.
+pub(crate) fn hint_places(hints: &Tensor) -> Tensor {
+    hints.narrow(0, 3, 1).to_kind(Kind::Float).gt(0.0).to_kind(Kind::Float)
+}
+
+/// `values` `(C, h, w)`, given where `known` `(1, h, w)` is 1, spread over the rest of the frame
+/// along the edges of `gray` `(1, h, w)`.
+fn spread(gray: &Tensor, values: &Tensor, known: &Tensor) -> Tensor {
     let _guard = tch::no_grad_guard();
-    let colour = hints.narrow(0, 0, 3).to_kind(Kind::Float);
-    let known = hints.narrow(0, 3, 1).to_kind(Kind::Float).gt(0.0).to_kind(Kind::Float);
-    let chroma = super::chroma(&colour) * &known;
     let gray = gray.to_kind(Kind::Float).unsqueeze(0);
-    crate::baselines::pyramid_fill(&chroma.unsqueeze(0), &known.unsqueeze(0), Some(&gray), &relax_along_edges).squeeze_dim(0)
+    crate::baselines::pyramid_fill(&values.unsqueeze(0), &known.unsqueeze(0), Some(&gray), &relax_along_edges).squeeze_dim(0)
 }
 
 /// One level of [`spread_chroma`]: each missing value becomes the mean of its 8 neighbours,

@@ -375,7 +375,7 @@ pub enum Carry {
 
 /// Likeness ([`likeness`]) above which [`Carry::Hold`] keeps the last frame's addition: a local
 /// difference below about 0.08 (chosen among 0.1, 0.2 and 0.5).
-const HOLD_LIKENESS: f64 = 0.2;
+pub(super) const HOLD_LIKENESS: f64 = 0.2;
 
 impl Addition {
     /// `output` `(3, H, W)` over `base` `(1 or 3, H, W)`, what the evidence alone gives.

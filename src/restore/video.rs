@@ -5,7 +5,8 @@
 
 use tch::{Kind, Tensor};
 
-use super::temporal::{Addition, Carry, Invention, Past};
+use super::hints::{correct_to_hints, hint_places};
+use super::temporal::{Addition, Carry, Invention, Past, HOLD_LIKENESS};
 use super::{Engine, History, Observation, RestoreOptions, Restoration};
 use crate::degrade::Task;
 use crate::model::Model;
@@ -57,6 +58,8 @@ pub struct VideoRestorer {
     addition: Option<Addition>,
     /// Colorization: whether the held colour comes from hints (given on some frame since).
     hinted: bool,
+    /// Colorization: where hints were given on earlier frames and the scene has stood since.
+    hint_places: Option<Tensor>,
 }
 
 impl VideoRestorer {
@@ -68,6 +71,7 @@ impl VideoRestorer {
             invention: None,
             addition: None,
             hinted: false,
+            hint_places: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl VideoRestorer {
         self.previous_evidence = None;
         self.invention = None;
         self.addition = None;
+        self.hint_places = None;
     }
 
     /// Restores the next frame of the stream.
@@ -104,6 +109,7 @@ impl VideoRestorer {
             self.history.clear();
             self.invention = None;
             self.addition = None;
+            self.hint_places = None;
         }
         // Later frames count only up to the next scene cut.
         let mut same_scene = 0;
@@ -151,11 +157,25 @@ impl VideoRestorer {
                 let hinted = obs.hints.as_ref().is_some_and(|hints| f64::try_from(hints.narrow(0, 3, 1).max()).is_ok_and(|most| most > 0.0));
                 let held = self.addition.as_ref().filter(|_| self.hinted || !hinted);
                 self.hinted = hinted || (self.hinted && held.is_some());
+                let hints_now = obs.hints.as_ref().filter(|_| hinted).map(|h| h.to_device(restored.image.device()).to_kind(Kind::Float));
+                let mut anchors = None;
                 if let Some(addition) = held {
                     let (carried, still) = addition.carry(&restored.image, &base);
-                    restored.image = match obs.task {
-                        Task::Colorize => super::match_gray(&carried, &evidence),
-                        task => back_project_where_moved(task, &carried, &still, &evidence),
+                    // Earlier hints' places where the scene has stood since: the colour held
+                    // there is theirs.
+                    anchors = self.hint_places.as_ref().filter(|p| p.size() == still.size()).map(|p| p * still.gt(HOLD_LIKENESS).to_kind(Kind::Float));
+                    restored.image = match (obs.task, &hints_now) {
+                        // Hints given now correct the held colour where it differs from theirs,
+                        // as far as no earlier hint is nearer.
+                        (Task::Colorize, Some(hints)) => super::match_gray(&correct_to_hints(&carried, &evidence, hints, anchors.as_ref()), &evidence),
+                        (Task::Colorize, None) => super::match_gray(&carried, &evidence),
+                        (task, _) => back_project_where_moved(task, &carried, &still, &evidence),
+                    };
+                }
+                if obs.task == Task::Colorize {
+                    self.hint_places = match (anchors, hints_now.as_ref().map(hint_places)) {
+                        (Some(earlier), Some(now)) => Some(earlier.maximum(&now)),
+                        (earlier, now) => earlier.or(now),
                     };
                 }
                 self.addition = Some(Addition::new(&restored.image, &base, carry));
