@@ -375,7 +375,13 @@ pub enum Carry {
 
 /// Likeness ([`likeness`]) above which [`Carry::Hold`] keeps the last frame's addition: a local
 /// difference below about 0.08 (chosen among 0.1, 0.2 and 0.5).
-pub(super) const HOLD_LIKENESS: f64 = 0.2;
+const HOLD_LIKENESS: f64 = 0.2;
+
+/// `(1, H, W)`: 1 where [`Carry::Hold`] keeps the last frame's addition, given each pixel's
+/// likeness `still` to the moved last frame ([`Addition::carry`]), else 0.
+pub(super) fn hold_mask(still: &Tensor) -> Tensor {
+    still.gt(HOLD_LIKENESS).to_kind(Kind::Float)
+}
 
 impl Addition {
     /// `output` `(3, H, W)` over `base` `(1 or 3, H, W)`, what the evidence alone gives.
@@ -419,7 +425,7 @@ impl Addition {
         let still = valid * alike;
         let weight = match self.carry {
             Carry::Lean => still.shallow_clone(),
-            Carry::Hold => still.gt(HOLD_LIKENESS).to_kind(Kind::Float),
+            Carry::Hold => hold_mask(&still),
         };
         (&base + &added + (moved_added - &added) * weight, still)
     }

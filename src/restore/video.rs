@@ -6,7 +6,7 @@
 use tch::{Kind, Tensor};
 
 use super::hints::{correct_to_hints, hint_places};
-use super::temporal::{Addition, Carry, Invention, Past, HOLD_LIKENESS};
+use super::temporal::{hold_mask, Addition, Carry, Invention, Past};
 use super::{Engine, History, Observation, RestoreOptions, Restoration};
 use crate::degrade::Task;
 use crate::model::Model;
@@ -154,7 +154,7 @@ impl VideoRestorer {
             if let Some((base, carry)) = base {
                 // Colour from hints is evidence: colour held from frames without any (the gray
                 // before a shot's first hints) does not cover it.
-                let hinted = obs.hints.as_ref().is_some_and(|hints| f64::try_from(hints.narrow(0, 3, 1).max()).is_ok_and(|most| most > 0.0));
+                let hinted = obs.hints.as_ref().is_some_and(|hints| f64::try_from(hint_places(hints).max()).is_ok_and(|most| most > 0.0));
                 let held = self.addition.as_ref().filter(|_| self.hinted || !hinted);
                 self.hinted = hinted || (self.hinted && held.is_some());
                 let hints_now = obs.hints.as_ref().filter(|_| hinted).map(|h| h.to_device(restored.image.device()).to_kind(Kind::Float));
@@ -163,7 +163,7 @@ impl VideoRestorer {
                     let (carried, still) = addition.carry(&restored.image, &base);
                     // Earlier hints' places where the scene has stood since: the colour held
                     // there is theirs.
-                    anchors = self.hint_places.as_ref().filter(|p| p.size() == still.size()).map(|p| p * still.gt(HOLD_LIKENESS).to_kind(Kind::Float));
+                    anchors = self.hint_places.as_ref().filter(|p| p.size() == still.size()).map(|p| p * hold_mask(&still));
                     restored.image = match (obs.task, &hints_now) {
                         // Hints given now correct the held colour where it differs from theirs,
                         // as far as no earlier hint is nearer.
