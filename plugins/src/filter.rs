@@ -381,7 +381,7 @@ impl<K: ElementKind> LcmFilter<K> {
         self.cancel.store(cancelled, Ordering::SeqCst);
     }
 
-    /// Forgets the previous frame (flush, caps change).
+    /// Forgets the previous frame (flush; a caps change resets the stream it rebuilds).
     pub fn reset(&self) {
         if let Some(stream) = lock(&self.stream).as_mut() {
             stream.session.reset();
@@ -440,7 +440,7 @@ impl<K: ElementKind> LcmFilter<K> {
                     .map(|o| o.observation)
                     .collect();
                 let restored =
-                    stream.session.restore(&observed.observation, &upcoming, &common, &opts, K::temporal_frames(&own));
+                    stream.session.restore(&observed.observation, &upcoming, &common, &opts);
                 (restored, observed.pixels_to_write())
             })
         }));
@@ -479,7 +479,7 @@ impl<K: ElementKind> LcmFilter<K> {
         &self,
         element: &gst::Element,
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
-        restored: Option<(Tensor, Option<Vec<bool>>)>,
+        restored: Option<Restored>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let Some((image, only)) = restored else { return Ok(gst::FlowSuccess::Ok) };
         match catch_unwind(AssertUnwindSafe(|| frame::write(frame, &image, only.as_deref()))) {

@@ -11,6 +11,8 @@ use gst::prelude::*;
 use lcm::{DeviceChoice, Model, Observation, Optimizer, Precision, Restoration, RestoreOptions, Task, VideoOptions, VideoRestorer};
 use once_cell::sync::Lazy;
 
+use crate::filter::lock;
+
 pub const DEFAULT_MODEL_NAME: &str = "natural-small.safetensors";
 pub const DEFAULT_DEVICE: &str = "auto";
 pub const DEFAULT_PRECISION: &str = "auto";
@@ -217,7 +219,7 @@ static MODELS: Lazy<Mutex<ModelCache>> = Lazy::new(Default::default);
 /// Loads a model once per (file, device); later callers get the same generator.
 pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedModel> {
     let key = (path.canonicalize().unwrap_or_else(|_| path.to_path_buf()), format!("{device:?}"));
-    let mut cache = MODELS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cache = lock(&MODELS);
     if let Some(model) = cache.get(&key).and_then(Weak::upgrade) {
         return Ok(model);
     }
@@ -239,6 +241,8 @@ pub fn shared_model(path: &Path, device: tch::Device) -> anyhow::Result<SharedMo
 pub struct Session {
     pub model: SharedModel,
     video: VideoRestorer,
+    /// Earlier frames that lend missing pixels, fixed when the session opens.
+    temporal_frames: usize,
 }
 
 impl Session {
@@ -253,7 +257,7 @@ impl Session {
         let model = shared_model(&path, device).map_err(|e| {
             gst::error_msg!(gst::ResourceError::OpenRead, ("Cannot load model {}: {e:#}", path.display()))
         })?;
-        let tile = model.lock().unwrap_or_else(|e| e.into_inner()).config.image_size;
+        let tile = lock(&model).config.image_size;
         if i64::from(settings.tile_overlap) > tile / 2 {
             return Err(gst::error_msg!(
                 gst::LibraryError::Settings,
@@ -261,7 +265,7 @@ impl Session {
             ));
         }
         let video = VideoRestorer::new(&settings.video_options(temporal_frames));
-        Ok(Self { model, video })
+        Ok(Self { model, video, temporal_frames })
     }
 
     /// Forgets the previous frames (flush, seek, discontinuity, caps change).
@@ -277,10 +281,9 @@ impl Session {
         upcoming: &[Observation],
         settings: &CommonSettings,
         opts: &RestoreOptions,
-        temporal_frames: usize,
     ) -> Restoration {
-        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        self.video.restore_with_upcoming(&model, obs, upcoming, opts, &settings.video_options(temporal_frames))
+        let model = lock(&self.model);
+        self.video.restore_with_upcoming(&model, obs, upcoming, opts, &settings.video_options(self.temporal_frames))
     }
 }
 

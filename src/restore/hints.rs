@@ -49,7 +49,7 @@ fn spread(gray: &Tensor, values: &Tensor, known: &Tensor) -> Tensor {
     crate::baselines::pyramid_fill(&values.unsqueeze(0), &known.unsqueeze(0), Some(&gray), &relax_along_edges).squeeze_dim(0)
 }
 
-/// One level of [`spread_chroma`]: each missing value becomes the mean of its 8 neighbours,
+/// One level of [`spread`]: each missing value becomes the mean of its 8 neighbours,
 /// weighted by how alike their grays are, [`RELAX_PER_LEVEL`] times.
 fn relax_along_edges(mut filled: Tensor, fixed: &Tensor, missing: &Tensor, gray: Option<&Tensor>) -> Tensor {
     let gray = gray.expect("the spread is guided by the gray");

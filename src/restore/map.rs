@@ -14,7 +14,7 @@ use crate::model::Model;
 use crate::model::latent::Projection;
 
 /// The constants of a (model, task)'s MAP steps: φ's step scale and projection bounds, the
-/// degradation (super-resolution's Lanczos matrices), the objective's blur kernel and the
+/// degradation (super-resolution's resampling matrices), the objective's blur kernel and the
 /// model's exemplars as the task sees them. A model builds them once per task
 /// ([`Model::map_setup`]).
 pub struct MapSetup {

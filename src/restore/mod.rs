@@ -16,10 +16,10 @@ mod temporal;
 mod tiles;
 mod video;
 
-pub use hints::{hints_from_rgba, spread_chroma};
+pub use hints::hints_from_rgba;
 pub use map::{MapOptimizer, MapSetup};
 use map::{optimise, optimise_unsettled};
-pub use temporal::History;
+use temporal::History;
 pub(crate) use tiles::{crop, missing_region};
 pub use tiles::TileGrid;
 pub use video::{VIDEO_LOOKAHEAD, VideoOptions, VideoRestorer, video_steps};
@@ -53,7 +53,8 @@ pub struct RestoreOptions {
     pub tile_overlap: i64,
     /// Keep the evidence exactly: inpainting copies known pixels into the result unchanged,
     /// colorization shifts colours so the result's luma is the input gray,
-    /// super-resolution back-projects until the result's downsampling (the task's filter) is the input.
+    /// super-resolution back-projects (10 iterations) towards a result whose downsampling (the task's
+    /// filter) is the input.
     pub keep_known: bool,
     /// Seed of the cold-start φ.
     pub seed: u64,
@@ -169,7 +170,8 @@ pub struct Restoration {
     /// Loss (sum over tiles) at every step taken; when every tile settled, no step was taken and
     /// the one entry is their fit.
     pub losses: Vec<f64>,
-    /// Set when optimisation diverged and `image` is the evidence-based fallback instead.
+    /// Set when optimisation diverged and `image` is the evidence-based fallback instead. (A
+    /// render that is not finite also gives way to the fallback image, with this left unset.)
     pub fallback: Option<String>,
     pub warm_started: bool,
     /// The tiles φ belongs to.
@@ -411,8 +413,9 @@ pub fn settle_tolerance(task: Task) -> Option<f64> {
 /// guesses it two ways; their mean is nearer the truth than either guess (chroma correlation
 /// with the truth on seven clips' frames 0.25 from the seed alone, 0.33 from both); its LPIPS
 /// is at or below the gray copy's on all nine colour clips measured, where the seed alone was
-/// above it on two (benches/NOTES.md, benchmark 17). Each start takes half the steps.
-pub fn starts_per_tile(task: Task) -> i64 {
+/// above it on two (benches/NOTES.md, benchmark 17). The elements give each start half the
+/// steps of one ([`video_steps`]).
+pub(crate) fn starts_per_tile(task: Task) -> i64 {
     if task == Task::Colorize { 2 } else { 1 }
 }
 
@@ -598,8 +601,8 @@ pub(super) fn match_gray(image: &Tensor, gray: &Tensor) -> Tensor {
     darker.where_self(&luma.ge_tensor(gray), &brighter).clamp(0.0, 1.0)
 }
 
-/// Iterative back-projection: corrects the upscaled images until their downsampling (the task's filter)
-/// matches the evidence, keeping the prior's detail in what the evidence cannot see.
+/// Iterative back-projection: corrects the upscaled images, ten times, towards a downsampling (the
+/// task's filter) that matches the evidence, keeping the prior's detail in what the evidence cannot see.
 /// `images` `(N, 3, H, W)`, `evidence` `(N, 3, h, w)`.
 pub(crate) fn back_project(task: Task, images: &Tensor, evidence: &Tensor) -> Tensor {
     const ITERATIONS: usize = 10;

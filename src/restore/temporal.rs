@@ -7,6 +7,9 @@
 //! know it and agree closely with this one on the known pixels around it (the mean of the earlier
 //! and the later frame where both do). Recovered pixels join the evidence as known, so the prior
 //! only invents what no frame shows.
+//!
+//! What the prior invented or added in the last frame ([`Invention`], [`Addition`]) is carried
+//! on here too, moved with the picture, where the scene around it stays.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -288,9 +291,10 @@ pub struct Invention {
 /// found: over the whole region a subject moving elsewhere pulled the shift its way and slid a
 /// still hole's content sideways (Big Buck Bunny from 4,800, benches/NOTES.md benchmark 10).
 const CARRY_RING: i64 = 24;
-/// Largest share of an earlier invention a pixel keeps, and the local difference (0–1) between
-/// the frames around it over which that share falls by e: where the surroundings change, the
-/// fill and prior are asked afresh (four tuning clips, benchmark 10).
+/// Largest share of an earlier invention a pixel keeps while the shot moves (all of it while the
+/// surroundings stand still), and the local difference (0–1) between the frames around it over
+/// which that share falls by e: where the surroundings change, the fill and prior are asked
+/// afresh (four tuning clips, benchmark 10).
 const CARRY_WEIGHT: f64 = 0.9;
 const CARRY_TOLERANCE: f64 = 0.05;
 
@@ -303,8 +307,8 @@ impl Invention {
     /// the earlier invention, moved with the camera and matched to this frame's surroundings:
     /// a hole that stays is filled the same way frame after frame, following the light and
     /// motion around it, instead of being redrawn (the render's detail flickered: temporal
-    /// error above Telea's on every static rectangle of benchmark 9). The lean is
-    /// [`CARRY_WEIGHT`] where the surroundings agree and fades as they differ.
+    /// error above Telea's on every static rectangle of benchmark 9). The lean is 1 where the
+    /// surroundings stand still, else [`CARRY_WEIGHT`] where they agree, fading as they differ.
     pub fn carry(&self, output: &Tensor, known: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
         let known = known.to_kind(Kind::Float).to_device(output.device());
@@ -349,7 +353,7 @@ fn still_around(now: &Tensor, moved: &Tensor, both: &Tensor) -> bool {
 const STILL_SHOT: f64 = 0.002;
 
 /// What the prior added to the last frame above what its evidence alone gives: colorization's
-/// colour over the gray, super-resolution's detail over the Lanczos upscale. `added` is
+/// colour over the gray, super-resolution's detail over the bicubic upscale. `added` is
 /// `(3, H, W)`; `guide` `(1, H, W)` is the evidence's gray at the output's size, on which the
 /// camera's move and the scene's agreement are found.
 pub struct Addition {
@@ -472,6 +476,7 @@ impl History {
     /// Fills what it can of the missing pixels of `pixels` `(3, H, W)` (known where `known`
     /// `(1, H, W)` is 1) from earlier frames, then remembers this frame. Returns the evidence and
     /// known mask with the recovered pixels in, and how many pixels were recovered.
+    #[cfg(test)]
     pub fn recover(&mut self, pixels: &Tensor, known: &Tensor) -> (Tensor, Tensor, i64) {
         self.recover_with_upcoming(pixels, known, &[])
     }

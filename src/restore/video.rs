@@ -36,7 +36,8 @@ pub struct VideoOptions {
     pub warm_start: bool,
     /// Mean absolute evidence change (0–1) between frames that counts as a scene cut.
     pub reset_threshold: f64,
-    /// Earlier frames searched for pixels the current one misses (inpainting; 0 = none).
+    /// Earlier frames searched for pixels the current one misses (inpainting; 0 = none); read
+    /// when the restorer is built.
     pub temporal_frames: usize,
 }
 
@@ -105,11 +106,7 @@ impl VideoRestorer {
             a.size() != b.size() || f64::try_from((a - b).abs().mean(Kind::Float)).unwrap_or(1.0) > video.reset_threshold
         };
         if self.previous_evidence.as_ref().is_some_and(|previous| cut(previous, &evidence)) {
-            self.engine.reset();
-            self.history.clear();
-            self.invention = None;
-            self.addition = None;
-            self.hint_places = None;
+            self.reset();
         }
         // Later frames count only up to the next scene cut.
         let mut same_scene = 0;
@@ -143,7 +140,7 @@ impl VideoRestorer {
         // What the prior added is carried over what the evidence gives, so only when the
         // output is made to agree with the evidence again.
         if let (None, true) = (&restored.fallback, opts.keep_known) {
-            let evidence = obs.evidence.to_kind(Kind::Float).to_device(restored.image.device());
+            let evidence = evidence.to_device(restored.image.device());
             let base = match obs.task {
                 Task::Colorize => Some((evidence.shallow_clone(), Carry::Hold)),
                 // Detail is carried over the smoothest upscale: where the scene stands still,
