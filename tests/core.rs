@@ -220,8 +220,9 @@ fn an_overlap_past_half_a_tile_never_multiplies_the_tiles() {
 fn tiled_restoration_has_no_seams() {
     let (path, _, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();
-    // A real 96×72 frame: 32-px tiles overlapping by 8 px cover it with a 4×3 grid.
-    let frame = lcm::data::shrink(&common::vtest_frames()[0], 72);
+    // A real 80×60 frame (its half is under a tile, so it is fitted at its own size): 32-px
+    // tiles overlapping by 8 px cover it with a 3×2 grid.
+    let frame = lcm::data::shrink(&common::vtest_frames()[0], 60);
     let (_, h, w) = frame.size3().unwrap();
     let opts = RestoreOptions { steps: 150, tile_overlap: 8, ..Default::default() };
     let grid = TileGrid::new(h, w, 32, 8, 1);
@@ -243,6 +244,25 @@ fn tiled_restoration_has_no_seams() {
     // The colorized frame keeps the input gray.
     let gray_err = max_abs_diff(&degrade::gray(&restored.image.unsqueeze(0)), &degrade::gray(&frame.unsqueeze(0)));
     assert!(gray_err < 1e-4, "colorized gray differs by {gray_err}");
+}
+
+#[test]
+fn colorization_without_hints_fits_the_gray_at_half_size() {
+    let (path, _, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
+    let truth = lcm::data::shrink(&common::vtest_frames()[0], 72);
+    let (_, h, w) = truth.size3().unwrap();
+    let opts = RestoreOptions { steps: 40, ..Default::default() };
+    let gray = degrade::gray(&truth.unsqueeze(0)).squeeze_dim(0);
+    let restored = restore_with(&model, &Observation::colorize(gray.shallow_clone(), None), &opts, None);
+    assert_eq!(restored.grid, TileGrid::new(h / 2, w / 2, 32, opts.tile_overlap, 1), "not fitted on the half-size gray");
+    assert_eq!(restored.image.size(), [3, h, w]);
+    let gray_err = max_abs_diff(&degrade::gray(&restored.image.unsqueeze(0)).squeeze_dim(0), &gray);
+    assert!(gray_err < 1e-4, "colorized gray differs by {gray_err}");
+    // The colour it adds brings the frame closer to the truth than the gray copy.
+    let ours = metrics::psnr(&restored.image, &truth, None);
+    let copy = metrics::psnr(&gray.expand([3, -1, -1], false), &truth, None);
+    assert!(ours > copy, "colorized PSNR {ours} not above the gray copy's {copy}");
 }
 
 #[test]
