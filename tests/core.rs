@@ -263,6 +263,17 @@ fn colorization_without_hints_fits_the_gray_at_half_size() {
     let ours = metrics::psnr(&restored.image, &truth, None);
     let copy = metrics::psnr(&gray.expand([3, -1, -1], false), &truth, None);
     assert!(ours > copy, "colorized PSNR {ours} not above the gray copy's {copy}");
+    // A frame coloured from hints leaves the half-size φ to the next frame without hints.
+    let mut engine = Engine::new();
+    let hints = Tensor::zeros([4, h, w], (Kind::Float, Device::Cpu));
+    let _ = hints.narrow(0, 3, 1).narrow(1, 5, 1).narrow(2, 5, 1).fill_(1.0);
+    let unhinted = Observation::colorize(gray.shallow_clone(), None);
+    let _ = engine.restore(&model, &unhinted, &opts, true);
+    let _ = engine.restore(&model, &Observation::colorize(gray.shallow_clone(), Some(hints)), &opts, true);
+    assert!(engine.restore(&model, &unhinted, &opts, true).warm_started, "the frame after hints started cold");
+    // Without keeping the gray the render itself is the output, at full size.
+    let raw = restore_with(&model, &unhinted, &RestoreOptions { keep_known: false, steps: 1, ..opts.clone() }, None);
+    assert_eq!(raw.grid, TileGrid::new(h, w, 32, opts.tile_overlap, 1), "a raw render was fitted at reduced size");
 }
 
 #[test]

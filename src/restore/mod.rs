@@ -174,7 +174,7 @@ pub struct Restoration {
     /// render that is not finite also gives way to the fallback image, with this left unset.)
     pub fallback: Option<String>,
     pub warm_started: bool,
-    /// The tiles φ belongs to.
+    /// The tiles φ belongs to (colorization without hints: tiles of the gray at reduced size).
     pub grid: TileGrid,
     /// Adam's state at the end (none for SGD), so the next frame continues the same optimisation.
     pub adam: Option<Adam>,
@@ -276,7 +276,7 @@ fn grid_for(model: &Model, obs: &Observation, opts: &RestoreOptions) -> TileGrid
 /// tiles and task match this one's).
 pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, previous: Option<WarmStart>) -> Restoration {
     let started = Instant::now();
-    match colour_at_reduced_size(model, obs) {
+    match colour_at_reduced_size(model, obs, opts) {
         Some(small) => {
             let mut restored = restore_direct(model, &small, opts, previous, started);
             restored.image = match restored.fallback {
@@ -289,17 +289,17 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
     }
 }
 
-/// Colorization without hints restores the gray at 1/[`COLOUR_REDUCTION`] of its size when that
-/// still covers a tile: the colour it keeps is smoothed over σ = [`CHROMA_SIGMA`] px anyway, so
-/// the finer tiles only cost time. Held-out clips through `lcmcolorize` (benches/NOTES.md,
-/// benchmark 25): 2.2–3.4× faster on 320×240 to 640×480, LPIPS lower on 8 of 9 (street 0.2997 →
+/// Colorization without hints (keeping the gray) restores the gray at 1/[`COLOUR_REDUCTION`] of
+/// its size when that still covers a tile: the colour it keeps is smoothed over σ =
+/// [`CHROMA_SIGMA`] px anyway, so the finer tiles only cost time. Held-out clips through
+/// `lcmcolorize` (benches/NOTES.md, benchmark 25): 1.4–3.4× faster on 176×144 to 640×480, LPIPS lower on 8 of 9 (street 0.2997 →
 /// 0.2913, the face 0.2834 → 0.2796, now under the gray copy's 0.2821), Big Buck Bunny at
 /// 12000 0.3743 → 0.3784 (the gray copy 0.3720 either way).
 const COLOUR_REDUCTION: i64 = 2;
 
 /// The reduced observation [`restore_with`] colorizes instead of `obs`, if any.
-fn colour_at_reduced_size(model: &Model, obs: &Observation) -> Option<Observation> {
-    if obs.task != Task::Colorize || obs.hints.is_some() {
+fn colour_at_reduced_size(model: &Model, obs: &Observation, opts: &RestoreOptions) -> Option<Observation> {
+    if obs.task != Task::Colorize || obs.hints.is_some() || !opts.keep_known {
         return None;
     }
     let (_, h, w) = obs.evidence.size3().expect("evidence is (C, h, w)");
@@ -327,15 +327,17 @@ fn restore_direct(model: &Model, obs: &Observation, opts: &RestoreOptions, previ
     let grid = grid_for(model, obs, opts);
     let evidence = obs.evidence.to_device(device).to_kind(Kind::Float);
     let rows = grid.len() as i64 * starts_per_tile(task);
-    let previous = previous.filter(|p| p.grid == grid && p.task == task && p.phi.size()[0] == rows);
-    let warm_started = previous.is_some();
     if let (Task::Colorize, Some(hints)) = (task, &obs.hints) {
         // Colour from hints is their spread along the gray's edges. Fitting the prior to that
         // guide (as RGB evidence) and keeping its colour scored worse than the guide itself
-        // (10 hints a frame on a face: LPIPS 0.233 against 0.107; benches/NOTES.md). φ and
-        // Adam's state pass on unchanged for the next frame.
+        // (10 hints a frame on a face: LPIPS 0.233 against 0.107; benches/NOTES.md). φ, its
+        // tiles and Adam's state pass on unchanged for the next frame, also when an unhinted
+        // frame fitted them at reduced size.
         let image = colour_guide(&evidence, &hints.to_device(device).to_kind(Kind::Float));
-        let (phi, adam) = previous.map_or_else(|| (model.initial_phi(rows, opts.seed), None), |p| (p.phi, p.adam));
+        let (grid, phi, adam) = match previous.filter(|p| p.task == task) {
+            Some(p) => (p.grid, p.phi, p.adam),
+            None => (grid, model.initial_phi(rows, opts.seed), None),
+        };
         return Restoration {
             image,
             phi,
@@ -349,6 +351,8 @@ fn restore_direct(model: &Model, obs: &Observation, opts: &RestoreOptions, previ
             renders: None,
         };
     }
+    let previous = previous.filter(|p| p.grid == grid && p.task == task && p.phi.size()[0] == rows);
+    let warm_started = previous.is_some();
     let (values, weights, mut fill) = weighted_evidence(obs, &evidence, opts);
     let (padded, valid) = pad_to(&values, grid.canvas_height / scale, grid.canvas_width / scale);
     let (weights, _) = pad_to(&weights, grid.canvas_height / scale, grid.canvas_width / scale);

@@ -28,15 +28,15 @@ const AGREEMENT_WINDOW: i64 = 15;
 /// (0.035 → 0.08 raised the dirt PSNR of a handheld clip by 1.8 dB, benches/NOTES.md).
 const AGREEMENT_TOLERANCE: f64 = 0.08;
 
-/// Another frame of the stream: its pixels `(3, H, W)` and known-pixel mask `(1, H, W)`.
-pub struct Past {
+/// A neighbouring frame of the stream, earlier or later: its pixels `(3, H, W)` and known-pixel mask `(1, H, W)`.
+pub struct Neighbour {
     pixels: Tensor,
     known: Tensor,
 }
 
 /// The last few frames of an inpainting stream, to recover what the current frame misses.
 pub struct History {
-    frames: VecDeque<Past>,
+    frames: VecDeque<Neighbour>,
     depth: usize,
 }
 
@@ -105,7 +105,7 @@ fn downscaled(t: &Tensor, mask: &Tensor, factor: i64) -> (Tensor, Tensor) {
 /// The translation that best aligns `past` to `current`, coarse to fine: the whole radius at ¼
 /// resolution, then ±1 px at ½ and at full resolution (what a ±3 px full-resolution search
 /// covers, at a quarter of its cost).
-fn global_shift(current: &Tensor, known: &Tensor, past: &Past) -> (i64, i64) {
+fn global_shift(current: &Tensor, known: &Tensor, past: &Neighbour) -> (i64, i64) {
     let (cur_q, known_q) = downscaled(current, known, 4);
     let (past_q, past_known_q) = downscaled(&past.pixels, &past.known, 4);
     let (gy, gx) = best_shift(&cur_q, &known_q, &past_q, &past_known_q, (0, 0), GLOBAL_RADIUS / 4);
@@ -117,7 +117,7 @@ fn global_shift(current: &Tensor, known: &Tensor, past: &Past) -> (i64, i64) {
 
 /// `past` aligned to `current`: a global shift, refined block by block where this frame misses
 /// pixels. Returns the aligned pixels and where they are known.
-fn align(current: &Tensor, known: &Tensor, past: &Past) -> (Tensor, Tensor) {
+fn align(current: &Tensor, known: &Tensor, past: &Neighbour) -> (Tensor, Tensor) {
     let (gy, gx) = global_shift(current, known, past);
     let mut moved_cache: HashMap<(i64, i64), (Tensor, Tensor)> = HashMap::new();
     let mut moved = |dy: i64, dx: i64| {
@@ -202,7 +202,7 @@ fn window_sums(t: &Tensor, window: i64, stride: i64, rows: i64, cols: i64) -> Te
 /// absolute difference over the block and a margin (so blocks that are mostly damage still
 /// align), all blocks at once per candidate, compared in place on the overlap (nothing is moved);
 /// smallest moves first, so ties keep the smaller.
-fn block_shifts(current: &Tensor, known: &Tensor, past: &Past, (gy, gx): (i64, i64), rows: i64, cols: i64) -> Vec<(i64, i64)> {
+fn block_shifts(current: &Tensor, known: &Tensor, past: &Neighbour, (gy, gx): (i64, i64), rows: i64, cols: i64) -> Vec<(i64, i64)> {
     let around = |(cy, cx): (i64, i64)| {
         (-BLOCK_RADIUS..=BLOCK_RADIUS).flat_map(move |dy| (-BLOCK_RADIUS..=BLOCK_RADIUS).map(move |dx| (cy + dy, cx + dx)))
     };
@@ -317,9 +317,9 @@ impl Invention {
             return output.shallow_clone();
         }
         let (now, now_known) = (crop(output, region), crop(&known, region));
-        let past = Past { pixels: crop(&self.output, region), known: crop(&self.known, region) };
+        let past = Neighbour { pixels: crop(&self.output, region), known: crop(&self.known, region) };
         let ring = missing_region(&now_known, CARRY_RING).expect("the same mask misses pixels");
-        let past_ring = Past { pixels: crop(&past.pixels, ring), known: crop(&past.known, ring) };
+        let past_ring = Neighbour { pixels: crop(&past.pixels, ring), known: crop(&past.known, ring) };
         let (dy, dx) = global_shift(&crop(&now, ring), &crop(&now_known, ring), &past_ring);
         let (moved, valid) = shift(&past.pixels, dy, dx);
         let (moved_known, _) = shift(&past.known, dy, dx);
@@ -410,7 +410,7 @@ impl Addition {
             return (output.shallow_clone(), guide.zeros_like());
         }
         let everywhere = guide.ones_like();
-        let (dy, dx) = global_shift(&guide, &everywhere, &Past { pixels: self.guide.shallow_clone(), known: everywhere.shallow_clone() });
+        let (dy, dx) = global_shift(&guide, &everywhere, &Neighbour { pixels: self.guide.shallow_clone(), known: everywhere.shallow_clone() });
         let (moved_guide, mut valid, mut moved_added) = self.moved_by_blocks(&guide, (dy, dx));
         let (mut alike, _) = likeness(&guide, &moved_guide, &valid);
         // Pixel by pixel, the camera's move or none where either fits better than the block's:
@@ -444,7 +444,7 @@ impl Addition {
         };
         let (_, h, w) = guide.size3().expect("(1, H, W)");
         let (rows, cols) = ((h + BLOCK - 1) / BLOCK, (w + BLOCK - 1) / BLOCK);
-        let last = Past { pixels: self.guide.shallow_clone(), known: self.guide.ones_like() };
+        let last = Neighbour { pixels: self.guide.shallow_clone(), known: self.guide.ones_like() };
         let shifts = block_shifts(guide, &guide.ones_like(), &last, global, rows, cols);
         let (moved_guide, valid, moved_added) = (self.guide.zeros_like(), guide.zeros_like(), self.added.zeros_like());
         let mut added_cache: HashMap<(i64, i64), Tensor> = HashMap::new();
@@ -457,7 +457,7 @@ impl Addition {
     }
 }
 
-impl Past {
+impl Neighbour {
     pub fn new(pixels: &Tensor, known: &Tensor) -> Self {
         Self { pixels: pixels.to_kind(Kind::Float), known: known.to_kind(Kind::Float) }
     }
@@ -483,7 +483,7 @@ impl History {
 
     /// [`History::recover`] that also searches `upcoming` frames (nearest first), by distance
     /// from this one: t∓1, then t∓2, …
-    pub fn recover_with_upcoming(&mut self, pixels: &Tensor, known: &Tensor, upcoming: &[Past]) -> (Tensor, Tensor, i64) {
+    pub fn recover_with_upcoming(&mut self, pixels: &Tensor, known: &Tensor, upcoming: &[Neighbour]) -> (Tensor, Tensor, i64) {
         let _guard = tch::no_grad_guard();
         let full_pixels = pixels.to_kind(Kind::Float);
         let full_known = known.to_kind(Kind::Float);
@@ -500,7 +500,7 @@ impl History {
         }
         let recovered = f64::try_from((&known_out - &full_known).sum(Kind::Float)).unwrap_or(0.0) as i64;
         if self.depth > 0 {
-            self.frames.push_front(Past { pixels: full_pixels, known: full_known });
+            self.frames.push_front(Neighbour { pixels: full_pixels, known: full_known });
             self.frames.truncate(self.depth);
         }
         (evidence_out, known_out, recovered)
@@ -512,17 +512,17 @@ impl History {
     /// content and lands between the two moments on moving content (dirt, 6 frames of seven
     /// clips: +0.7 to +2.4 dB on five, street +0.03, a flat cartoon already at 65 dB −2.4;
     /// benches/NOTES.md, benchmark 15).
-    fn recover_in(&self, pixels: &Tensor, known: &Tensor, upcoming: &[Past], full: &Tensor, region: (i64, i64, i64, i64)) -> (Tensor, Tensor) {
+    fn recover_in(&self, pixels: &Tensor, known: &Tensor, upcoming: &[Neighbour], full: &Tensor, region: (i64, i64, i64, i64)) -> (Tensor, Tensor) {
         let mut evidence = pixels.copy();
         let mut now_known = known.copy();
-        let fits = |p: &&Past| p.pixels.size() == full.size();
+        let fits = |p: &&Neighbour| p.pixels.size() == full.size();
         for distance in 0..self.frames.len().max(upcoming.len()) {
             if !bool::try_from(now_known.lt(0.5).any()).unwrap_or(false) {
                 break;
             }
             let (mut sum, mut count) = (evidence.zeros_like(), now_known.zeros_like());
             for past in [self.frames.get(distance), upcoming.get(distance)].into_iter().flatten().filter(fits) {
-                let past = Past { pixels: crop(&past.pixels, region), known: crop(&past.known, region) };
+                let past = Neighbour { pixels: crop(&past.pixels, region), known: crop(&past.known, region) };
                 let (aligned, aligned_known) = align(pixels, known, &past);
                 let both = known * &aligned_known;
                 let agrees = local_difference(pixels, &aligned, &both).le(AGREEMENT_TOLERANCE);
@@ -597,14 +597,14 @@ mod tests {
         let known = everywhere.copy();
         let _ = known.narrow(1, 30, 20).narrow(2, 40, 30).fill_(0.0);
         let hole = 1.0 - &known;
-        let error = |upcoming: &[Past]| {
+        let error = |upcoming: &[Neighbour]| {
             let mut history = History::new(1);
             let _ = history.recover(&earlier, &everywhere);
             let (evidence, now_known, _) = history.recover_with_upcoming(&(&truth * &known), &known, upcoming);
             assert!(bool::try_from((&now_known * &hole).eq_tensor(&hole).all()).unwrap(), "the hole was not recovered");
             f64::try_from(((evidence - &truth).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap()
         };
-        let (from_earlier, from_both) = (error(&[]), error(&[Past::new(&later, &everywhere)]));
+        let (from_earlier, from_both) = (error(&[]), error(&[Neighbour::new(&later, &everywhere)]));
         assert!(from_both < 0.8 * from_earlier, "both frames: error {from_both}, the earlier alone: {from_earlier}");
     }
 

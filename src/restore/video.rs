@@ -6,7 +6,7 @@
 use tch::{Kind, Tensor};
 
 use super::hints::{correct_to_hints, hint_places};
-use super::temporal::{hold_mask, Addition, Carry, Invention, Past};
+use super::temporal::{hold_mask, Addition, Carry, Invention, Neighbour};
 use super::{Engine, History, Observation, RestoreOptions, Restoration};
 use crate::degrade::Task;
 use crate::model::Model;
@@ -123,7 +123,7 @@ impl VideoRestorer {
         self.previous_evidence = Some(evidence.shallow_clone());
         let (recovered, temporal_pixels) = match (obs.task, &obs.mask) {
             (Task::Inpaint, Some(mask)) => {
-                let upcoming: Vec<Past> = upcoming.iter().filter_map(|o| Some(Past::new(&o.evidence, o.mask.as_ref()?))).collect();
+                let upcoming: Vec<Neighbour> = upcoming.iter().filter_map(|o| Some(Neighbour::new(&o.evidence, o.mask.as_ref()?))).collect();
                 let (evidence, known, count) = self.history.recover_with_upcoming(&obs.evidence, mask, &upcoming);
                 (Some(Observation::inpaint(evidence, known)), count)
             }

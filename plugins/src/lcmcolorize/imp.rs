@@ -73,7 +73,7 @@ impl ElementKind for Colorize {
     fn set(settings: &mut Settings, value: &glib::Value, pspec: &glib::ParamSpec) -> Result<(), String> {
         match pspec.name() {
             "hints" => settings.hints = value.get::<Option<String>>().ok().flatten().filter(|s| !s.trim().is_empty()).map(PathBuf::from),
-            other => return Err(format!("lcmcolorize has no property {other}")),
+            other => return Err(format!("{} has no property {other}", Self::NAME)),
         }
         Ok(())
     }

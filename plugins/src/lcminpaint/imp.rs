@@ -122,7 +122,7 @@ impl ElementKind for Inpaint {
             "keep-known" => settings.keep_known = value.get::<bool>().map_err(|e| e.to_string())?,
             "temporal-frames" => settings.temporal_frames = value.get::<u32>().map_err(|e| e.to_string())?,
             "lookahead" => settings.lookahead = value.get::<u32>().map_err(|e| e.to_string())?,
-            other => return Err(format!("lcminpaint has no property {other}")),
+            other => return Err(format!("{} has no property {other}", Self::NAME)),
         }
         Ok(())
     }

@@ -103,7 +103,7 @@ impl ElementKind for SuperRes {
         match pspec.name() {
             "scale" => settings.scale = value.get().map_err(|e| format!("scale: {e}"))?,
             "downscale" => settings.downscale = value.get().map_err(|e| format!("downscale: {e}"))?,
-            other => return Err(format!("lcmsuperres has no property {other}")),
+            other => return Err(format!("{} has no property {other}", Self::NAME)),
         }
         Ok(())
     }
