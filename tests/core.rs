@@ -641,3 +641,36 @@ fn the_wgan_gp_critic_learns_to_tell_real_patches_from_samples() {
     let last = *trainer.losses.last().unwrap();
     assert!(last > first.max(0.0) + 0.1, "Wasserstein estimate {first:.3} → {last:.3}");
 }
+
+/// A hole in grass comes back with the grass's texture rather than a blur, no further from the
+/// truth (PSNR within 0.5 dB of the fill's), and a hole beside a flat area gets no texture.
+#[test]
+fn a_hole_in_grass_is_given_the_grass_texture_and_one_beside_a_flat_area_none() {
+    let truth = common::vtest_frames()[0].shallow_clone();
+    let (_, h, w) = truth.size3().unwrap();
+    let known = lcm::mask::rect(h, w, 45, 112, 50, 28);
+    let hole = 1.0 - &known;
+    let damaged = &truth * &known;
+    let fill = lcm::baselines::hole_fill(&damaged, &known);
+    let texture = lcm::baselines::mirrored_texture(&damaged, &known);
+    assert_eq!(f64::try_from((&texture * &known).abs().max()).unwrap(), 0.0, "texture outside the hole");
+    let textured = (&fill + &texture).clamp(0.0, 1.0);
+    // Fine detail (difference from a 3×3 mean) deep inside the hole, 8 px from its edge.
+    let deep = 1.0 - lcm::mask::rect(h, w, 53, 120, 34, 12);
+    let detail = |x: &Tensor| {
+        let gray = x.mean_dim(0, true, Kind::Float).unsqueeze(0);
+        let fine = (&gray - gray.avg_pool2d([3, 3], [1, 1], [1, 1], false, false, None::<i64>)).squeeze_dim(0);
+        f64::try_from((fine.square() * &deep).sum(Kind::Float) / deep.sum(Kind::Float)).unwrap().sqrt()
+    };
+    let (ours, smooth, real) = (detail(&textured), detail(&fill), detail(&truth));
+    // Grown in from the edge (about half strength 8–14 px in), it is a good part of the truth's.
+    assert!(ours > 0.25 * real && ours > 3.0 * smooth, "detail in the hole: textured {ours}, fill {smooth}, truth {real}");
+    let (psnr_ours, psnr_fill) = (metrics::psnr(&textured, &truth, Some(&hole)), metrics::psnr(&fill, &truth, Some(&hole)));
+    assert!(psnr_ours > psnr_fill - 0.5, "hole PSNR textured {psnr_ours} against the fill's {psnr_fill}");
+    // Flatten the grass left of and below the hole: texture no longer surrounds it.
+    let flattened = damaged.copy();
+    let _ = flattened.narrow(1, 60, h - 60).narrow(2, 0, 45).fill_(0.4);
+    let _ = flattened.narrow(1, 140, h - 140).narrow(2, 0, 110).fill_(0.4);
+    let none = f64::try_from(lcm::baselines::mirrored_texture(&flattened, &known).abs().max()).unwrap();
+    assert!(none < 1e-3, "texture up to {none} mirrored beside a flat area");
+}

@@ -508,7 +508,8 @@ pub(crate) fn weighted_evidence(obs: &Observation, evidence: &Tensor, opts: &Res
 
 /// A prior's rendered image made to agree with the evidence (`opts.keep_known`): inpainting
 /// keeps known pixels and gives the hole the classical fill plus the render's detail (`fill`
-/// is computed if not yet), colorization keeps the gray under calmed colour, super-resolution
+/// is computed if not yet) and, deep inside, the surroundings' texture
+/// ([`baselines::mirrored_texture`]), colorization keeps the gray under calmed colour, super-resolution
 /// back-projects.
 pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor, fill: &mut Option<Tensor>, opts: &RestoreOptions) -> Tensor {
     if !opts.keep_known {
@@ -522,6 +523,7 @@ pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor,
             // Only the damage, and what reaches it through the blurs, is worked on.
             let Some(region) = missing_region(&mask, DETAIL_REACH) else { return kept };
             let invented = fill_with_detail(&crop(&image, region), &crop(fill, region));
+            let invented = invented + crop(&baselines::mirrored_texture(evidence, &mask), region);
             let invented = if has_no_colour(&kept) { gray_of(&invented) } else { invented };
             let mut hole = crop(&kept, region);
             hole.copy_(&(&hole + invented * (1.0 - crop(&mask, region))));
@@ -602,7 +604,7 @@ const CHROMA_SIGMA: f64 = 4.0;
 const CHROMA_GAIN: f64 = 0.05;
 
 /// Separable Gaussian blur of `(C, H, W)` with edge replication.
-fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
+pub(crate) fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
     let radius = (3.0 * sigma).ceil() as i64;
     let taps: Vec<f32> = (-radius..=radius).map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp() as f32).collect();
     let sum: f32 = taps.iter().sum();
