@@ -292,9 +292,9 @@ pub fn restore_with(model: &Model, obs: &Observation, opts: &RestoreOptions, pre
 /// Colorization without hints (keeping the gray) restores the gray at 1/[`COLOUR_REDUCTION`] of
 /// its size when that still covers a tile: the colour it keeps is smoothed over σ =
 /// [`CHROMA_SIGMA`] px anyway, so the finer tiles only cost time. Held-out clips through
-/// `lcmcolorize` (benches/NOTES.md, benchmark 25): 1.4–3.4× faster on 176×144 to 640×480, LPIPS lower on 8 of 9 (street 0.2997 →
-/// 0.2913, the face 0.2834 → 0.2796, now under the gray copy's 0.2821), Big Buck Bunny at
-/// 12000 0.3743 → 0.3784 (the gray copy 0.3720 either way).
+/// `lcmcolorize` (benches/NOTES.md, benchmark 25): 1.4–3.4× faster on 176×144 to 640×480, LPIPS
+/// lower on 8 of 9 (street 0.2997 → 0.2913, the face 0.2834 → 0.2796, now under the gray copy's
+/// 0.2821), Big Buck Bunny at 12000 0.3743 → 0.3784 (the gray copy 0.3720 either way).
 const COLOUR_REDUCTION: i64 = 2;
 
 /// The reduced observation [`restore_with`] colorizes instead of `obs`, if any.
@@ -604,7 +604,7 @@ const CHROMA_SIGMA: f64 = 4.0;
 const CHROMA_GAIN: f64 = 0.05;
 
 /// Separable Gaussian blur of `(C, H, W)` with edge replication.
-pub(crate) fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
+fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
     let radius = (3.0 * sigma).ceil() as i64;
     let taps: Vec<f32> = (-radius..=radius).map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp() as f32).collect();
     let sum: f32 = taps.iter().sum();
