@@ -125,7 +125,7 @@ fn keep_known_false_lets_the_model_redraw_known_pixels_and_true_keeps_them() {
 fn statistics_and_latency_answer_while_a_frame_restores() {
     init();
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=32,height=32 ! lcmsuperres name=sr scale=2 iterations=400 model={} device=cpu ! fakesink async=false",
+        "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=32,height=32 ! lcmsuperres name=sr scale=2 iterations=200 model={} device=cpu ! fakesink async=false",
         model()
     ))
     .unwrap();
@@ -143,7 +143,9 @@ fn statistics_and_latency_answer_while_a_frame_restores() {
         slowest = slowest.max(t.elapsed());
         reads += 1;
         std::thread::sleep(Duration::from_millis(5));
-        assert!(started.elapsed() < Duration::from_secs(120), "the pipeline did not finish");
+        // A hang guard only: beside the hostile host's subprocess on a loaded 2-core machine these
+        // two frames once took over 120 s (3 s alone).
+        assert!(started.elapsed() < Duration::from_secs(600), "the pipeline did not finish");
     }
     let total = started.elapsed();
     pipeline.set_state(gst::State::Null).unwrap();
