@@ -185,25 +185,27 @@ fn texture_in(image: &Tensor, known: &Tensor) -> Option<Tensor> {
     Some(detail.flatten(1, 2).index_select(1, &sources).view([3, h, w]) * weights)
 }
 
-/// Three passes of a `width`-wide box sum over `(C, H, W)`, zero outside the frame: nearly a
-/// Gaussian of σ = √((width² − 1) / 4) times width⁶, from running sums (a few operations per
-/// pixel whatever the width, where a convolution took half a second on a 1080p frame). Used in
-/// ratios, so the scale and the frame's edges cancel.
+/// Three passes of a `width`-wide box sum ([`box_sum`]): nearly a Gaussian of
+/// σ = √((width² − 1) / 4) times width⁶ (a convolution took half a second on a 1080p frame).
+/// Used in ratios, so the scale and the frame's edges cancel.
 fn box_blur(t: &Tensor, width: i64) -> Tensor {
-    let along = |x: Tensor, dim: i64| {
+    box_sum(&box_sum(&box_sum(t, width), width), width)
+}
+
+/// Sum of `(C, H, W)` over a `k`×`k` window centred on each pixel, zero outside the frame, `k`
+/// odd: running sums along each axis, a few operations per pixel whatever the width (on a 1080p
+/// frame four times faster than a summed-area table in double precision).
+pub(crate) fn box_sum(t: &Tensor, k: i64) -> Tensor {
+    let along = |x: &Tensor, dim: i64| {
         let n = x.size()[dim as usize];
         let mut pad = [0i64; 6];
         let slot = 2 * (2 - dim as usize); // constant_pad_nd pads the last dimension first
-        pad[slot] = width / 2 + 1;
-        pad[slot + 1] = width / 2;
+        pad[slot] = k / 2 + 1;
+        pad[slot + 1] = k / 2;
         let running = x.constant_pad_nd(pad).cumsum(dim, Kind::Float);
-        running.narrow(dim, width, n) - running.narrow(dim, 0, n)
+        running.narrow(dim, k, n) - running.narrow(dim, 0, n)
     };
-    let mut x = t.shallow_clone();
-    for _ in 0..3 {
-        x = along(along(x, 2), 1);
-    }
-    x
+    along(&along(t, 2), 1)
 }
 
 /// Box widths of [`mirrored_texture`]'s fine detail and of its strength (σ ≈ 2.4 and 4.5 px),

@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use tch::{Kind, Tensor};
 
 use super::tiles::{crop, missing_region};
+use crate::baselines::box_sum;
 
 /// Search radius of the global shift, in pixels at full resolution (found at ¼ resolution).
 const GLOBAL_RADIUS: i64 = 24;
@@ -186,17 +187,6 @@ fn block_sums(t: &Tensor, rows: i64, cols: i64, margin: i64) -> Tensor {
     }
 }
 
-/// Sums of `(C, H, W)` over `window`-sized squares whose corners lie `stride` apart,
-/// `(C, rows, cols)` of them, from the summed-area table (double precision): four look-ups per
-/// window whatever its width (as convolutions and pools, wide windows dominated a frame).
-fn window_sums(t: &Tensor, window: i64, stride: i64, rows: i64, cols: i64) -> Tensor {
-    let table = t.to_kind(Kind::Double).constant_pad_nd([1, 0, 1, 0]).cumsum(1, None).cumsum(2, None);
-    let corners = |dy: i64, dx: i64| {
-        table.slice(1, dy, dy + (rows - 1) * stride + 1, stride).slice(2, dx, dx + (cols - 1) * stride + 1, stride)
-    };
-    (corners(window, window) - corners(0, window) - corners(window, 0) + corners(0, 0)).to_kind(Kind::Float)
-}
-
 /// The best shift of every block within ±[`BLOCK_RADIUS`] of the global one or of none (a still
 /// background behind a moving subject, which can pull the global shift its way): the mean
 /// absolute difference over the block and a margin (so blocks that are mostly damage still
@@ -271,12 +261,6 @@ fn likeness(now: &Tensor, moved: &Tensor, both: &Tensor, tolerance: f64) -> (Ten
     let local = local_difference(now, &(moved + offset), both);
     let judged = local.isfinite().to_kind(Kind::Float);
     ((local.nan_to_num(0.0, 0.0, 0.0) / -tolerance).exp() * &judged, judged)
-}
-
-/// Box sum of `(C, H, W)` over a `k`×`k` window centred on each pixel (zero-padded), `k` odd.
-fn box_sum(t: &Tensor, k: i64) -> Tensor {
-    let (_, h, w) = t.size3().expect("(C, H, W)");
-    window_sums(&t.constant_pad_nd([k / 2, k / 2, k / 2, k / 2]), k, 1, h, w)
 }
 
 /// What the last frame's restoration invented: its output `(3, H, W)` and the pixels that
