@@ -328,7 +328,7 @@ impl Invention {
         let seen_before: Tensor = &moved_known * (1.0 - &now_known);
         let widened = box_sum(&seen_before, CARRY_EDGE).gt(0.5).to_kind(Kind::Float);
         let near_seen = box_sum(&widened, CARRY_EDGE) / (CARRY_EDGE * CARRY_EDGE) as f64;
-        let lean = (1.0 - &now_known) * (1.0 - &seen_before) * (1.0 - near_seen) * &valid * alike * weight;
+        let lean = (1.0 - &now_known) * (1.0 - &moved_known) * (1.0 - near_seen) * &valid * alike * weight;
         let result = output.copy();
         crop(&result, region).copy_(&(&now + (carried - &now) * lean));
         result
