@@ -3,7 +3,8 @@ segments of clips that no training run and no tuning choice saw, with the damage
 (not by lcm), beside what users run instead. Driven by benches/gst-heldout.sh.
 
 Damage, independent of lcm's own generator (src/clip_eval.rs):
-- rect: a static centred hole, ¼ × ¼ of the frame, given to lcminpaint as `mask-rect`;
+- rect: a static hole, ¼ × ¼ of the frame at its centre (`--rect` changes its size and place),
+  given to lcminpaint as `mask-rect`;
 - dirt: old-film dirt (REFERENCE.md's recipe, drawn differently from lcm's): 1–2 vertical
   scratches 1–3 px wide moving 5–15 px a frame, 3–7 irregular blotches (unions of 2–4 discs)
   and up to 2 hairs at new places each frame, given as alpha 0 in RGBA frames;
@@ -118,9 +119,11 @@ def dirt_masks(count, h, w, seed):
     return masks
 
 
-def centred_rect(h, w):
-    rw, rh = w // 4, h // 4
-    return (w - rw) // 2, (h - rh) // 2, rw, rh
+def placed_rect(h, w, geometry=(0.25, 0.5, 0.5)):
+    """The rect hole: `size` × `size` of the frame centred at (`cx`, `cy`) × the frame's size."""
+    size, cx, cy = geometry
+    rw, rh = int(w * size), int(h * size)
+    return min(max(int(cx * w - rw / 2), 0), w - rw), min(max(int(cy * h - rh / 2), 0), h - rh), rw, rh
 
 
 def gst(pipeline, frames):
@@ -196,7 +199,7 @@ def scores(outs, truths, lpips, regions=None, box=None):
 DOWNSCALERS = {'lanczos': Image.LANCZOS, 'bicubic': Image.BICUBIC, 'area': Image.BOX}
 
 
-def run_case(name, task, truths, work, lpips, seed, downscale='lanczos'):
+def run_case(name, task, truths, work, lpips, seed, downscale='lanczos', rect=(0.25, 0.5, 0.5)):
     n = len(truths)
     h, w = truths[0].shape[:2]
     d = os.path.join(work, f'{name}-{task}')
@@ -205,7 +208,7 @@ def run_case(name, task, truths, work, lpips, seed, downscale='lanczos'):
     results = {}
     if task in ('rect', 'dirt'):
         if task == 'rect':
-            x, y, rw, rh = centred_rect(h, w)
+            x, y, rw, rh = placed_rect(h, w, rect)
             masks = [np.zeros((h, w), bool) for _ in truths]
             for m in masks:
                 m[y:y + rh, x:x + rw] = True
@@ -284,6 +287,8 @@ def main():
     p.add_argument('--tasks', default='rect,dirt,x4,colorize')
     p.add_argument('--downscale', choices=sorted(DOWNSCALERS), default='lanczos',
                    help='x4: how the low-resolution frames are made (PIL, antialiased); lcm assumes Lanczos')
+    p.add_argument('--rect', type=lambda v: tuple(float(x) for x in v.split(',')), default=(0.25, 0.5, 0.5),
+                   metavar='SIZE,CX,CY', help='rect: the hole\'s side as a fraction of the frame\'s, and its centre (fractions)')
     p.add_argument('--out', default=os.path.join(ROOT, 'out', 'gst-heldout'))
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -298,7 +303,7 @@ def main():
         for task in (tasks[0] if tasks else a.tasks).split(','):
             if task not in a.tasks.split(','):
                 continue
-            r = run_case(name, task, truths, a.out, lpips, seed, a.downscale)
+            r = run_case(name, task, truths, a.out, lpips, seed, a.downscale, a.rect)
             report.append({'clip': name, 'video': video, 'first': int(first), 'size': size, 'task': task, 'methods': r})
             others = {k: v for k, v in r.items() if not k.startswith('lcm')}
             best = lambda key, low: min(others.items(), key=lambda kv: kv[1][key] * (1 if low else -1))
