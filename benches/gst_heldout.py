@@ -119,8 +119,12 @@ def dirt_masks(count, h, w, seed):
     return masks
 
 
-def placed_rect(h, w, geometry=(0.25, 0.5, 0.5)):
-    """The rect hole: `size` × `size` of the frame centred at (`cx`, `cy`) × the frame's size."""
+# The rect hole's side as a fraction of the frame's, and its centre as fractions of the frame.
+CENTRED_QUARTER = (0.25, 0.5, 0.5)
+
+
+def placed_rect(h, w, geometry=CENTRED_QUARTER):
+    """The rect hole (x, y, width, height) for a frame `h` × `w`, kept inside the frame."""
     size, cx, cy = geometry
     rw, rh = int(w * size), int(h * size)
     return min(max(int(cx * w - rw / 2), 0), w - rw), min(max(int(cy * h - rh / 2), 0), h - rh), rw, rh
@@ -199,7 +203,7 @@ def scores(outs, truths, lpips, regions=None, box=None):
 DOWNSCALERS = {'lanczos': Image.LANCZOS, 'bicubic': Image.BICUBIC, 'area': Image.BOX}
 
 
-def run_case(name, task, truths, work, lpips, seed, downscale='lanczos', rect=(0.25, 0.5, 0.5)):
+def run_case(name, task, truths, work, lpips, seed, downscale='lanczos', rect=CENTRED_QUARTER):
     n = len(truths)
     h, w = truths[0].shape[:2]
     d = os.path.join(work, f'{name}-{task}')
@@ -287,7 +291,7 @@ def main():
     p.add_argument('--tasks', default='rect,dirt,x4,colorize')
     p.add_argument('--downscale', choices=sorted(DOWNSCALERS), default='lanczos',
                    help='x4: how the low-resolution frames are made (PIL, antialiased); lcm assumes Lanczos')
-    p.add_argument('--rect', type=lambda v: tuple(float(x) for x in v.split(',')), default=(0.25, 0.5, 0.5),
+    p.add_argument('--rect', type=lambda v: tuple(float(x) for x in v.split(',')), default=CENTRED_QUARTER,
                    metavar='SIZE,CX,CY', help='rect: the hole\'s side as a fraction of the frame\'s, and its centre (fractions)')
     p.add_argument('--out', default=os.path.join(ROOT, 'out', 'gst-heldout'))
     a = p.parse_args()
@@ -304,7 +308,8 @@ def main():
             if task not in a.tasks.split(','):
                 continue
             r = run_case(name, task, truths, a.out, lpips, seed, a.downscale, a.rect)
-            report.append({'clip': name, 'video': video, 'first': int(first), 'size': size, 'task': task, 'methods': r})
+            report.append({'clip': name, 'video': video, 'first': int(first), 'size': size, 'task': task, 'methods': r,
+                           **({'rect': a.rect} if task == 'rect' else {})})
             others = {k: v for k, v in r.items() if not k.startswith('lcm')}
             best = lambda key, low: min(others.items(), key=lambda kv: kv[1][key] * (1 if low else -1))
             (bp, vp), (bl, vl), (bt, vt) = best('psnr', False), best('lpips', True), best('temporal_error', True)
