@@ -3,10 +3,12 @@
 # training run and no tuning choice saw, damaged here rather than by lcm (benches/gst_heldout.py
 # says how), beside what users run instead. Table on stdout; report.json and grids (input |
 # each method | truth, middle frame) in out/gst-heldout/.
-#   benches/gst-heldout.sh [TASKS] [FRAMES]   (TASKS: rect,dirt,x4,colorize,[key]hints10,[key]hints100)
+#   benches/gst-heldout.sh [TASKS] [FRAMES] [gst_heldout.py options, e.g. --rect 0.4,0.35,0.6 --out DIR]
+#   (TASKS: rect,dirt,x4,colorize,[key]hints10,[key]hints100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${1:-rect,dirt,x4,colorize} frames=${2:-6}
+shift $(( $# < 2 ? $# : 2 ))
 scripts/setup.sh --comparators >/dev/null
 [ -e target/release/libgstlcm.so ] || cargo build --release --workspace
 d=/usr/share/doc/opencv-doc/examples/data
@@ -23,4 +25,4 @@ exec .venv/bin/python benches/gst_heldout.py --tasks "$tasks" --frames "$frames"
     --clip "bunny-9000:$b:9000:640x360" \
     --clip "bunny-12000:$b:12000:640x360" \
     --clip "bunny-13500:$b:13500:640x360" \
-    --clip "cube:/usr/share/visp-images-data/ViSP-images/video/cube.mpeg:20:384x288"
+    --clip "cube:/usr/share/visp-images-data/ViSP-images/video/cube.mpeg:20:384x288" "$@"
