@@ -118,23 +118,26 @@ fn global_shift(current: &Tensor, known: &Tensor, past: &Neighbour) -> (i64, i64
 
 /// `past` aligned to `current`: a global shift, refined block by block where this frame misses
 /// pixels, and left unmoved wherever that fits better ([`prefer_unmoved`]). Returns the aligned
-/// pixels and where they are known.
-fn align(current: &Tensor, known: &Tensor, past: &Neighbour) -> (Tensor, Tensor) {
+/// pixels, where they are known, and how far each differs from `current` around it
+/// ([`local_difference`] of the alignment it came by).
+fn align(current: &Tensor, known: &Tensor, past: &Neighbour) -> (Tensor, Tensor, Tensor) {
     let (aligned, aligned_known) = shifted_by_blocks(current, known, past);
     prefer_unmoved(current, known, past, aligned, aligned_known)
 }
 
 /// `aligned` `(3, H, W)` (known where `aligned_known` is 1) with the unmoved `past` put back
 /// wherever it differs from `current` around the pixel ([`local_difference`]) by less than
-/// [`UNMOVED_PREFERENCE`] times as much. A block's shift follows what moves most in it: beside a
-/// walker crossing a still background, blotches were filled with the background dragged askew
-/// (a street, dirt over 6 frames: 36.35 dB on the blotches against the temporal hold's 38.29,
-/// 38.12 with this; benches/NOTES.md, benchmark 30).
-fn prefer_unmoved(current: &Tensor, known: &Tensor, past: &Neighbour, aligned: Tensor, aligned_known: Tensor) -> (Tensor, Tensor) {
+/// [`UNMOVED_PREFERENCE`] times as much, and that difference per pixel. A block's shift follows
+/// what moves most in it: beside a walker crossing a still background, blotches were filled
+/// with the background dragged askew (a street, dirt over 6 frames: 36.35 dB on the blotches
+/// against the temporal hold's 38.29, 37.88 with this; benches/NOTES.md, benchmark 30). Each
+/// pixel's agreement is judged on the alignment it came by: judged on the mixed one, a static
+/// hole's edge took more pixels from a shift walkers had pulled (rect temporal error up).
+fn prefer_unmoved(current: &Tensor, known: &Tensor, past: &Neighbour, aligned: Tensor, aligned_known: Tensor) -> (Tensor, Tensor, Tensor) {
     let shifted = local_difference(current, &aligned, &(known * &aligned_known));
     let unshifted = local_difference(current, &past.pixels, &(known * &past.known));
-    let unmoved = unshifted.lt_tensor(&(shifted * UNMOVED_PREFERENCE)).logical_and(&past.known.gt(0.5));
-    (past.pixels.where_self(&unmoved, &aligned), past.known.where_self(&unmoved, &aligned_known))
+    let unmoved = unshifted.lt_tensor(&(&shifted * UNMOVED_PREFERENCE)).logical_and(&past.known.gt(0.5));
+    (past.pixels.where_self(&unmoved, &aligned), past.known.where_self(&unmoved, &aligned_known), unshifted.where_self(&unmoved, &shifted))
 }
 
 /// How much better (as a ratio of local differences) the unmoved earlier frame must fit for
@@ -546,9 +549,9 @@ impl History {
             let (mut sum, mut count) = (evidence.zeros_like(), now_known.zeros_like());
             for past in [self.frames.get(distance), upcoming.get(distance)].into_iter().flatten().filter(fits) {
                 let past = Neighbour { pixels: crop(&past.pixels, region), known: crop(&past.known, region) };
-                let (aligned, aligned_known) = align(pixels, known, &past);
+                let (aligned, aligned_known, difference) = align(pixels, known, &past);
                 let both = known * &aligned_known;
-                let agrees = local_difference(pixels, &aligned, &both).le(AGREEMENT_TOLERANCE);
+                let agrees = difference.le(AGREEMENT_TOLERANCE);
                 let take = now_known.lt(0.5).logical_and(&aligned_known.gt(0.5)).logical_and(&agrees);
                 if !bool::try_from(take.any()).unwrap_or(false) {
                     continue; // this frame shows none of the missing pixels
