@@ -3,10 +3,11 @@
 //! Damage that moves (dirt, scratches, a passing occluder) leaves most of what it hides visible
 //! in neighbouring frames. Each earlier frame is aligned to this one by a global translation
 //! (coarse-to-fine search of the mean absolute difference over pixels both frames know), then
-//! by a small per-block refinement; a missing pixel is taken from the nearest aligned frames that
-//! know it and agree closely with this one on the known pixels around it (the mean of the earlier
-//! and the later frame where both do). Recovered pixels join the evidence as known, so the prior
-//! only invents what no frame shows.
+//! by a small per-block refinement, and left unmoved where that fits a pixel's surroundings
+//! clearly better (a still background beside a moving subject); a missing pixel is taken from
+//! the nearest aligned frames that know it and agree closely with this one on the known pixels
+//! around it (the mean of the earlier and the later frame where both do). Recovered pixels join
+//! the evidence as known, so the prior only invents what no frame shows.
 //!
 //! What the prior invented or added in the last frame ([`Invention`], [`Addition`]) is carried
 //! on here too, moved with the picture, where the scene around it stays.
