@@ -768,17 +768,19 @@ mod tests {
         assert!(error < 0.005, "detail {error:.4} from the earlier detail moved with each half");
     }
 
+    /// A faint still background with a strong 18 px square at rows 32–49, from column `x`.
+    fn square_on_still_background(x: i64) -> Tensor {
+        let image = frame(0, 0, 0) * 0.04 + 0.4;
+        let pattern = frame(0, 0, 0).narrow(1, 0, 18).narrow(2, 0, 18) * 0.8 + 0.1;
+        image.narrow(1, 32, 18).narrow(2, x, 18).copy_(&pattern);
+        image
+    }
+
     #[test]
     fn a_still_background_keeps_its_detail_beside_a_subject_that_moves_its_block() {
-        // A faint still background; a strong 18 px square in the corner of one 32 px block moves
-        // 3 px right, pulling that block's move with it.
-        let square = |x: i64| {
-            let image = frame(0, 0, 0) * 0.04 + 0.4;
-            let pattern = frame(0, 0, 0).narrow(1, 0, 18).narrow(2, 0, 18) * 0.8 + 0.1;
-            image.narrow(1, 32, 18).narrow(2, x, 18).copy_(&pattern);
-            image
-        };
-        let (before, after) = (square(32), square(35));
+        // The square, in the corner of one 32 px block, moves 3 px right, pulling that block's
+        // move with it.
+        let (before, after) = (square_on_still_background(32), square_on_still_background(35));
         let detail = || (Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.1;
         let (first, second) = (detail(), detail());
         let carried = Addition::new(&(&before + &first), &before, Carry::Lean).carry(&(&after + &second), &after).0 - &after;
@@ -790,21 +792,15 @@ mod tests {
 
     #[test]
     fn dirt_on_a_still_background_is_taken_unmoved_beside_a_subject_that_moves_its_block() {
-        // A faint still background; a strong 18 px square in one 32 px block moves 3 px right,
-        // pulling that block's shift with it. A blotch on the background below the square is
-        // taken from the earlier frame where it was, not where the square went.
-        let scene = |x: i64| {
-            let image = frame(0, 0, 0) * 0.04 + 0.4;
-            let pattern = frame(0, 0, 0).narrow(1, 0, 18).narrow(2, 0, 18) * 0.8 + 0.1;
-            image.narrow(1, 32, 18).narrow(2, x, 18).copy_(&pattern);
-            image
-        };
+        // The square, in one 32 px block, moves 3 px right, pulling that block's shift with it.
+        // A blotch on the background below the square is taken from the earlier frame where it
+        // was, not where the square went.
         let mut history = History::new(1);
         let everywhere = Tensor::ones([1, 96, 128], (Kind::Float, tch::Device::Cpu));
-        let _ = history.recover(&scene(34), &everywhere);
+        let _ = history.recover(&square_on_still_background(34), &everywhere);
         let known = everywhere.copy();
         let _ = known.narrow(1, 58, 6).narrow(2, 36, 20).fill_(0.0);
-        let truth = scene(37);
+        let truth = square_on_still_background(37);
         let (evidence, now_known, _) = history.recover(&(&truth * &known), &known);
         let hole = 1.0 - &known;
         assert!(bool::try_from((&now_known * &hole).eq_tensor(&hole).all()).unwrap(), "the blotch was not recovered");
