@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark 18: the elements through gst-launch-1.0 at their defaults on clip segments no
 # training run and no tuning choice saw, damaged here rather than by lcm (benches/gst_heldout.py
-# says how), beside what users run instead. Table on stdout; report.json and grids (input |
-# each method | truth, middle frame) in out/gst-heldout/.
+# says how), beside what users run instead. Table on stdout; report.json, grids (input |
+# each method | truth, middle frame) and one contact sheet per task (<task>-sheet.jpg, all
+# segments' grids; docs/heldout/ keeps the last published ones) in out/gst-heldout/.
 #   benches/gst-heldout.sh [TASKS] [FRAMES] [gst_heldout.py options, e.g. --rect 0.4,0.35,0.6 --out DIR]
 #   (TASKS: rect,dirt,x4,colorize,[key]hints10,[key]hints100)
 set -euo pipefail

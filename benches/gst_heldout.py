@@ -321,6 +321,27 @@ def main():
                   flush=True)
     with open(os.path.join(a.out, 'report.json'), 'w') as f:
         json.dump(report, f, indent=1)
+    for task in dict.fromkeys(r['task'] for r in report):
+        contact_sheet([r for r in report if r['task'] == task], a.out, task)
+
+
+def contact_sheet(rows, work, task, width=1600):
+    """One JPEG per task, `<task>-sheet.jpg`: every segment's grid (middle frame) scaled to
+    `width`, under a caption naming its panels."""
+    from PIL import ImageDraw
+    strips = []
+    for r in rows:
+        grid = Image.open(os.path.join(work, f"{r['clip']}-{task}.png")).convert('RGB')
+        grid = grid.resize((width, round(grid.height * width / grid.width)), Image.LANCZOS)
+        caption = Image.new('RGB', (width, 18), 'white')
+        ImageDraw.Draw(caption).text((4, 3), f"{r['clip']}: " + ' | '.join(['input', *r['methods'], 'truth']), fill='black')
+        strips += [caption, grid]
+    sheet = Image.new('RGB', (width, sum(s.height for s in strips)))
+    y = 0
+    for s in strips:
+        sheet.paste(s, (0, y))
+        y += s.height
+    sheet.save(os.path.join(work, f'{task}-sheet.jpg'), quality=85)
 
 
 if __name__ == '__main__':
