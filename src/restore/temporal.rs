@@ -29,6 +29,15 @@ const AGREEMENT_WINDOW: i64 = 15;
 /// Largest mean absolute difference (0–1) in that neighbourhood that still counts as agreement
 /// (0.035 → 0.08 raised the dirt PSNR of a handheld clip by 1.8 dB, benches/NOTES.md).
 const AGREEMENT_TOLERANCE: f64 = 0.08;
+/// Local difference over which a frame's weight in a recovered pixel falls by e: a frame that
+/// fits clearly better outweighs one that barely agrees. Chosen between 0.005 and 0.02 on the
+/// tuning clips' dirt; on nine held-out segments +0.04 to +0.68 dB over the plain mean
+/// (benches/NOTES.md, benchmark 31).
+const CONFIDENCE_SCALE: f64 = 0.02;
+/// Local difference under which a frame counts as unchanged around a pixel: below the least an
+/// 8-bit frame can differ in a full window (one level of one channel, 6e-6), above float
+/// round-off.
+const UNCHANGED: f64 = 1e-6;
 
 /// A neighbouring frame of the stream, earlier or later: its pixels `(3, H, W)` and known-pixel mask `(1, H, W)`.
 pub struct Neighbour {
@@ -538,7 +547,9 @@ impl History {
     /// pixel it gets their mean, which halves the variance of those frames' own noise on still
     /// content and lands between the two moments on moving content (dirt, 6 frames of seven
     /// clips: +0.7 to +2.4 dB on five, street +0.03, a flat cartoon already at 65 dB −2.4;
-    /// benches/NOTES.md, benchmark 15).
+    /// benches/NOTES.md, benchmark 15), each weighted by how well it fits around the pixel
+    /// ([`CONFIDENCE_SCALE`]). A frame unchanged around the pixel (a held or duplicated frame, a
+    /// still title) gives it as it is ([`UNCHANGED`]).
     fn recover_in(&self, pixels: &Tensor, known: &Tensor, upcoming: &[Neighbour], full: &Tensor, region: (i64, i64, i64, i64)) -> (Tensor, Tensor) {
         let mut evidence = pixels.copy();
         let mut now_known = known.copy();
@@ -547,7 +558,8 @@ impl History {
             if !bool::try_from(now_known.lt(0.5).any()).unwrap_or(false) {
                 break;
             }
-            let (mut sum, mut count) = (evidence.zeros_like(), now_known.zeros_like());
+            let (mut sum, mut weight) = (evidence.zeros_like(), now_known.zeros_like());
+            let (mut unchanged_sum, mut unchanged_count) = (evidence.zeros_like(), now_known.zeros_like());
             for past in [self.frames.get(distance), upcoming.get(distance)].into_iter().flatten().filter(fits) {
                 let past = Neighbour { pixels: crop(&past.pixels, region), known: crop(&past.known, region) };
                 let (aligned, aligned_known, difference) = align(pixels, known, &past);
@@ -558,11 +570,17 @@ impl History {
                     continue; // this frame shows none of the missing pixels
                 }
                 let take = take.to_kind(Kind::Float);
-                sum += match_surroundings(&aligned, pixels, &both) * &take;
-                count += take;
+                let unchanged = difference.le(UNCHANGED).to_kind(Kind::Float) * &take;
+                unchanged_sum += &aligned * &unchanged;
+                unchanged_count += unchanged;
+                let confidence = (difference.clamp_max(AGREEMENT_TOLERANCE) / -CONFIDENCE_SCALE).exp() * &take;
+                sum += match_surroundings(&aligned, pixels, &both) * &confidence;
+                weight += confidence;
             }
-            let taken = count.gt(0.0).to_kind(Kind::Float);
-            evidence = &evidence * (1.0 - &taken) + sum / count.clamp_min(1.0) * &taken;
+            let recovered = (unchanged_sum / unchanged_count.clamp_min(1.0))
+                .where_self(&unchanged_count.gt(0.0), &(sum / weight.clamp_min(1e-12)));
+            let taken = weight.gt(0.0).to_kind(Kind::Float);
+            evidence = &evidence * (1.0 - &taken) + recovered * &taken;
             now_known = &now_known + taken;
         }
         (evidence, now_known)
@@ -614,25 +632,41 @@ mod tests {
         assert!(error < 1e-4, "recovered pixels are off by {error} on average");
     }
 
-    #[test]
-    fn a_pixel_both_neighbouring_frames_show_comes_closer_to_the_truth_than_from_either() {
-        tch::manual_seed(6);
+    /// Mean absolute error on a 20 × 30 hole recovered from an earlier frame and, if its noise
+    /// is given, a later one: the truth with Gaussian noise of the given deviations.
+    fn recovered_error(earlier_noise: f64, later_noise: Option<f64>) -> f64 {
+        tch::manual_seed(7);
         let truth = frame(0, 0, 0);
-        let noisy = || (&truth + Tensor::randn([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.03).clamp(0.0, 1.0);
-        let (earlier, later) = (noisy(), noisy());
+        let noisy = |deviation: f64| (&truth + Tensor::randn([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * deviation).clamp(0.0, 1.0);
+        let earlier = noisy(earlier_noise);
         let everywhere = Tensor::ones([1, 96, 128], (Kind::Float, tch::Device::Cpu));
+        let upcoming: Vec<Neighbour> = later_noise.into_iter().map(|deviation| Neighbour::new(&noisy(deviation), &everywhere)).collect();
         let known = everywhere.copy();
         let _ = known.narrow(1, 30, 20).narrow(2, 40, 30).fill_(0.0);
         let hole = 1.0 - &known;
-        let error = |upcoming: &[Neighbour]| {
-            let mut history = History::new(1);
-            let _ = history.recover(&earlier, &everywhere);
-            let (evidence, now_known, _) = history.recover_with_upcoming(&(&truth * &known), &known, upcoming);
-            assert!(bool::try_from((&now_known * &hole).eq_tensor(&hole).all()).unwrap(), "the hole was not recovered");
-            f64::try_from(((evidence - &truth).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap()
-        };
-        let (from_earlier, from_both) = (error(&[]), error(&[Neighbour::new(&later, &everywhere)]));
+        let mut history = History::new(1);
+        let _ = history.recover(&earlier, &everywhere);
+        let (evidence, now_known, _) = history.recover_with_upcoming(&(&truth * &known), &known, &upcoming);
+        assert!(bool::try_from((&now_known * &hole).eq_tensor(&hole).all()).unwrap(), "the hole was not recovered");
+        f64::try_from(((evidence - &truth).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap()
+    }
+
+    #[test]
+    fn a_pixel_both_neighbouring_frames_show_comes_closer_to_the_truth_than_from_either() {
+        let (from_earlier, from_both) = (recovered_error(0.03, None), recovered_error(0.03, Some(0.03)));
         assert!(from_both < 0.8 * from_earlier, "both frames: error {from_both}, the earlier alone: {from_earlier}");
+    }
+
+    #[test]
+    fn a_frame_that_fits_far_better_outweighs_one_that_barely_agrees() {
+        let (both, two_noisy) = (recovered_error(0.005, Some(0.06)), recovered_error(0.06, Some(0.06)));
+        assert!(both < 0.3 * two_noisy, "error {both} from a close and a noisy frame, {two_noisy} from two noisy ones");
+    }
+
+    #[test]
+    fn a_frame_unchanged_around_the_damage_gives_its_pixels_as_they_are() {
+        let error = recovered_error(0.0, Some(0.01));
+        assert!(error < 1e-6, "recovered pixels are off by {error} on average");
     }
 
     #[test]
