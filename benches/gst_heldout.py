@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -328,7 +328,6 @@ def main():
 def contact_sheet(rows, work, task, width=1600):
     """One JPEG per task, `<task>-sheet.jpg`: every segment's grid (middle frame) scaled to
     `width`, under a caption naming its panels."""
-    from PIL import ImageDraw
     strips = []
     for r in rows:
         grid = Image.open(os.path.join(work, f"{r['clip']}-{task}.png")).convert('RGB')
