@@ -6,8 +6,9 @@
 //! by a small per-block refinement, and left unmoved where that fits a pixel's surroundings
 //! clearly better (a still background beside a moving subject); a missing pixel is taken from
 //! the nearest aligned frames that know it and agree closely with this one on the known pixels
-//! around it (the mean of the earlier and the later frame where both do). Recovered pixels join
-//! the evidence as known, so the prior only invents what no frame shows.
+//! around it (where both the earlier and the later frame do, their mean weighted by how well
+//! each fits; a frame unchanged there is copied). Recovered pixels join the evidence as known, so
+//! the prior only invents what no frame shows.
 //!
 //! What the prior invented or added in the last frame ([`Invention`], [`Addition`]) is carried
 //! on here too, moved with the picture, where the scene around it stays.
@@ -647,8 +648,14 @@ mod tests {
         let mut history = History::new(1);
         let _ = history.recover(&earlier, &everywhere);
         let (evidence, now_known, _) = history.recover_with_upcoming(&(&truth * &known), &known, &upcoming);
-        assert!(bool::try_from((&now_known * &hole).eq_tensor(&hole).all()).unwrap(), "the hole was not recovered");
-        f64::try_from(((evidence - &truth).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap()
+        hole_error(&evidence, &now_known, &truth, &hole)
+    }
+
+    /// Mean absolute error of `evidence` on `hole`, after asserting that every pixel of it was
+    /// recovered.
+    fn hole_error(evidence: &Tensor, now_known: &Tensor, truth: &Tensor, hole: &Tensor) -> f64 {
+        assert!(bool::try_from((now_known * hole).eq_tensor(hole).all()).unwrap(), "the hole was not recovered");
+        f64::try_from(((evidence - truth).abs() * hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap()
     }
 
     #[test]
@@ -836,9 +843,7 @@ mod tests {
         let _ = known.narrow(1, 58, 6).narrow(2, 36, 20).fill_(0.0);
         let truth = square_on_still_background(37);
         let (evidence, now_known, _) = history.recover(&(&truth * &known), &known);
-        let hole = 1.0 - &known;
-        assert!(bool::try_from((&now_known * &hole).eq_tensor(&hole).all()).unwrap(), "the blotch was not recovered");
-        let error = f64::try_from(((evidence - &truth).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
+        let error = hole_error(&evidence, &now_known, &truth, &(1.0 - &known));
         assert!(error < 0.001, "the blotch's background is {error:.4} from the truth");
     }
 
