@@ -522,7 +522,8 @@ pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor,
             let kept = evidence * &mask;
             // Only the damage, and what reaches it through the blurs, is worked on.
             let Some(region) = missing_region(&mask, DETAIL_REACH) else { return kept };
-            let invented = fill_with_detail(&crop(&image, region), &crop(fill, region));
+            let texture = surroundings_contrast(&crop(evidence, region), &crop(&mask, region));
+            let invented = fill_with_detail(&crop(&image, region), &crop(fill, region), &texture);
             let invented = invented + crop(&baselines::mirrored_texture(evidence, &mask), region);
             let invented = if has_no_colour(&kept) { gray_of(&invented) } else { invented };
             let mut hole = crop(&kept, region);
@@ -623,12 +624,34 @@ fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
 /// the weakest thing it has: on moving dirt (3 frames of two clips, benches/NOTES.md) trusting
 /// the render near the hole's edge gave LPIPS 0.0291 / 0.0081 where the fill plus its detail
 /// gives 0.0023 / 0.0047, and on 128×96 holes rendering a half-resolution restoration instead of
-/// the fill was worse still.
-fn fill_with_detail(render: &Tensor, fill: &Tensor) -> Tensor {
+/// the fill was worse still. The detail is kept in proportion to the surroundings' `texture`
+/// ([`surroundings_contrast`], full from [`TEXTURE_CONTRAST`]), as super-resolution keeps it where
+/// the evidence varies: in a hole in clear sky the prior's texture is mottling (a 256×192 crop of
+/// Big Buck Bunny's sky, LPIPS 0.0278 → 0.0162; benches/NOTES.md, benchmark 32).
+fn fill_with_detail(render: &Tensor, fill: &Tensor, texture: &Tensor) -> Tensor {
     let disagreement = (gaussian_blur(render, AGREEMENT_SIGMA) - gaussian_blur(fill, AGREEMENT_SIGMA)).abs().mean_dim(0, true, Kind::Float);
     let trust = 1.0 / (1.0 + (disagreement / DETAIL_AGREEMENT).square());
-    fill + (render - gaussian_blur(render, 2.0)) * trust
+    fill + (render - gaussian_blur(render, 2.0)) * trust * (texture / TEXTURE_CONTRAST).clamp_max(1.0)
 }
+
+/// `(1, H, W)`: the known pixels' local contrast (gray standard deviation over the known ones
+/// among [`TEXTURE_WINDOW`]² around each), spread smoothly into the damage from where enough
+/// of a window is known. `evidence` `(3, H, W)`, `mask` `(1, H, W)`, 1 = known.
+fn surroundings_contrast(evidence: &Tensor, mask: &Tensor) -> Tensor {
+    let gray = evidence.to_kind(Kind::Float).mean_dim(0, true, Kind::Float);
+    let known = mask.ge(0.5).to_kind(Kind::Float);
+    let count = baselines::box_sum(&known, TEXTURE_WINDOW);
+    let local_mean = |t: &Tensor| baselines::box_sum(&(t * &known), TEXTURE_WINDOW) / count.clamp_min(1.0);
+    let contrast = (local_mean(&gray.square()) - local_mean(&gray).square()).clamp_min(0.0).sqrt();
+    let judged = &known * count.ge((TEXTURE_WINDOW * TEXTURE_WINDOW / 4) as f64).to_kind(Kind::Float);
+    baselines::smooth_fill(&(contrast * &judged), &judged)
+}
+
+/// Window of [`surroundings_contrast`], and the contrast from which a hole keeps all of the
+/// render's detail: 0.02, chosen among 0.01 (with none under 0.005) and 0.02 on the tuning
+/// clips' rectangles (benchmark 32).
+const TEXTURE_WINDOW: i64 = 7;
+const TEXTURE_CONTRAST: f64 = 0.02;
 
 /// Blur at which [`fill_with_detail`] compares the render with the fill, and how far from the
 /// damage its blurs reach (at least their radius, 3σ rounded up).
@@ -719,10 +742,28 @@ mod tests {
         // 0.3 darker: a different content, whose texture is not the hole's.
         let offset = Tensor::cat(&[Tensor::zeros([3, 64, 64], (Kind::Float, Device::Cpu)), Tensor::full([3, 64, 64], -0.3, (Kind::Float, Device::Cpu))], 2);
         let render = &fill + &texture + offset;
-        let detail = fill_with_detail(&render, &fill) - &fill;
+        let detail = fill_with_detail(&render, &fill, &Tensor::ones([1, 64, 128], (Kind::Float, Device::Cpu))) - &fill;
         let wanted = &texture - gaussian_blur(&texture, 2.0);
         let part = |t: &Tensor, x: i64| f64::try_from(t.narrow(1, 16, 32).narrow(2, x, 32).abs().mean(Kind::Float)).unwrap();
         assert!(part(&(&detail - &wanted), 16) < 0.05 * part(&wanted, 16), "the agreeing render's detail was not kept");
         assert!(part(&detail, 80) < 0.05 * part(&wanted, 80), "the disagreeing render's detail was kept: {}", part(&detail, 80));
+    }
+
+    #[test]
+    fn a_hole_in_flat_surroundings_takes_none_of_the_renders_texture() {
+        tch::manual_seed(6);
+        let cpu = (Kind::Float, Device::Cpu);
+        // Left half a sky's gentle gradient, right half stripes of contrast 0.2; a 16 × 16 hole
+        // in each, the fill exact and the render the truth with texture on it.
+        let sky = (Tensor::arange(64, cpu).view([1, 64, 1]) * 0.0005 + 0.6).expand([3, 64, 64], false);
+        let stripes = (Tensor::arange(64, cpu).remainder(2.0) * 0.2 + 0.4).view([1, 1, 64]).expand([3, 64, 64], false);
+        let truth = Tensor::cat(&[sky, stripes], 2);
+        let known = crate::mask::rect(64, 128, 24, 24, 16, 16) * crate::mask::rect(64, 128, 88, 24, 16, 16);
+        let render = &truth + (Tensor::rand([1, 64, 128], cpu) - 0.5).expand([3, 64, 128], false) * 0.2;
+        let detail = fill_with_detail(&render, &truth, &surroundings_contrast(&truth, &known)) - &truth;
+        let full = &render - gaussian_blur(&render, 2.0);
+        let hole = |t: &Tensor, x: i64| f64::try_from(t.narrow(1, 24, 16).narrow(2, x, 16).abs().mean(Kind::Float)).unwrap();
+        assert!(hole(&detail, 24) < 0.1 * hole(&full, 24), "texture drawn into the sky: {} of {}", hole(&detail, 24), hole(&full, 24));
+        assert!(hole(&(&detail - &full), 88) < 0.05 * hole(&full, 88), "the striped hole lost its texture");
     }
 }
