@@ -177,7 +177,7 @@ impl VectorPrior {
         }
         let _guard = tch::no_grad_guard();
         let image = self.decode(&z).squeeze_dim(0);
-        Ok(keep_evidence(obs, &evidence, image, &mut fill, opts))
+        Ok(keep_evidence(obs, &evidence, image, &mut fill, opts).0)
     }
 
     fn metadata(&self) -> HashMap<String, String> {

@@ -186,6 +186,9 @@ pub struct Restoration {
     /// Each φ row's render `(N, 3, S, S)` for tasks whose tiles settle ([`settle_tolerance`]):
     /// the next frame checks its tiles against it without rendering them again.
     pub renders: Option<Tensor>,
+    /// Inpainting: the surroundings' texture mirrored into the holes `(3, H, W)`, zero elsewhere;
+    /// part of `image`, which a video holds on from frame to frame as it is.
+    pub texture: Option<Tensor>,
 }
 
 /// What one restoration hands the next frame: its tiles and task, φ, and Adam's state.
@@ -349,6 +352,7 @@ fn restore_direct(model: &Model, obs: &Observation, opts: &RestoreOptions, previ
             temporal_pixels: 0,
             fit: None,
             renders: None,
+            texture: None,
         };
     }
     let previous = previous.filter(|p| p.grid == grid && p.task == task && p.phi.size()[0] == rows);
@@ -401,6 +405,7 @@ fn restore_direct(model: &Model, obs: &Observation, opts: &RestoreOptions, previ
             temporal_pixels: 0,
             fit: None,
             renders: None,
+            texture: None,
         };
     }
     // Settled tiles render as they did when checked.
@@ -423,10 +428,10 @@ fn restore_direct(model: &Model, obs: &Observation, opts: &RestoreOptions, previ
         _ => Tensor::zeros([3, grid.canvas_height, grid.canvas_width], (Kind::Float, device)),
     };
     let image = grid.blend(&rendered, &background);
-    let image = keep_evidence(obs, &evidence, image, &mut fill, opts);
-    let image = if bool::try_from(image.isfinite().all()).unwrap_or(false) { image } else { fallback_image() };
+    let (image, texture) = keep_evidence(obs, &evidence, image, &mut fill, opts);
+    let (image, texture) = if bool::try_from(image.isfinite().all()).unwrap_or(false) { (image, texture) } else { (fallback_image(), None) };
     let renders = settle_tolerance(task).map(|_| renders);
-    Restoration { image, phi, losses, fallback: None, warm_started, grid, adam, temporal_pixels: 0, fit: Some(fit), renders }
+    Restoration { image, phi, losses, fallback: None, warm_started, grid, adam, temporal_pixels: 0, fit: Some(fit), renders, texture }
 }
 
 /// A warm frame's check of its φ rows against the new evidence, before any step.
@@ -509,26 +514,26 @@ pub(crate) fn weighted_evidence(obs: &Observation, evidence: &Tensor, opts: &Res
 /// A prior's rendered image made to agree with the evidence (`opts.keep_known`): inpainting
 /// keeps known pixels and gives the hole the classical fill plus the render's detail (`fill`
 /// is computed if not yet) and, deep inside, the surroundings' texture
-/// ([`baselines::mirrored_texture`]), colorization keeps the gray under calmed colour, super-resolution
-/// back-projects.
-pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor, fill: &mut Option<Tensor>, opts: &RestoreOptions) -> Tensor {
+/// ([`baselines::mirrored_texture`], returned too), colorization keeps the gray under calmed
+/// colour, super-resolution back-projects.
+pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor, fill: &mut Option<Tensor>, opts: &RestoreOptions) -> (Tensor, Option<Tensor>) {
     if !opts.keep_known {
-        return image;
+        return (image, None);
     }
-    match (obs.task, &obs.mask) {
+    let image = match (obs.task, &obs.mask) {
         (Task::Inpaint, Some(mask)) => {
             let mask = mask.to_device(evidence.device()).to_kind(Kind::Float);
             let fill = fill.get_or_insert_with(|| baselines::hole_fill(evidence, &mask));
             let kept = evidence * &mask;
             // Only the damage, and what reaches it through the blurs, is worked on.
-            let Some(region) = missing_region(&mask, DETAIL_REACH) else { return kept };
+            let Some(region) = missing_region(&mask, DETAIL_REACH) else { return (kept, None) };
             let texture = surroundings_contrast(&crop(evidence, region), &crop(&mask, region));
             let invented = fill_with_detail(&crop(&image, region), &crop(fill, region), &texture);
-            let invented = invented + crop(&baselines::mirrored_texture(evidence, &mask), region);
-            let invented = if has_no_colour(&kept) { gray_of(&invented) } else { invented };
+            let mirrored = baselines::mirrored_texture(evidence, &mask) * (1.0 - &mask);
+            let (invented, mirrored) = if has_no_colour(&kept) { (gray_of(&invented), gray_of(&mirrored)) } else { (invented, mirrored) };
             let mut hole = crop(&kept, region);
             hole.copy_(&(&hole + invented * (1.0 - crop(&mask, region))));
-            kept
+            return (kept + &mirrored, Some(mirrored));
         }
         (Task::Colorize, _) => match_gray(&calm_colour(&image, evidence), evidence),
         (task @ Task::SuperRes { .. }, _) => {
@@ -536,7 +541,8 @@ pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor,
             if has_no_colour(evidence) { gray_of(&image) } else { image }
         }
         _ => image,
-    }
+    };
+    (image, None)
 }
 
 /// Whether `(3, h, w)` evidence (known pixels; missing ones zeroed) is black and white: every
@@ -721,15 +727,15 @@ mod tests {
         let red = Tensor::from_slice(&[1.0f32, 0.0, 0.0]).view([3, 1, 1]);
         let damaged: Tensor = &gray * &known + (1.0 - &known) * red;
         let obs = Observation::inpaint(damaged.shallow_clone(), known.shallow_clone());
-        let restored = keep_evidence(&obs, &(&damaged * &known), tinted(64, 96), &mut None, &opts);
+        let (restored, _) = keep_evidence(&obs, &(&damaged * &known), tinted(64, 96), &mut None, &opts);
         assert!(spread(&(&restored * (1.0 - &known))) < 1e-6, "the hole of a gray frame came back coloured");
         assert!(restored.equal(&(&restored * (1.0 - &known) + &damaged * &known)), "known pixels changed");
         let small = gray.narrow(1, 0, 16).narrow(2, 0, 24);
-        let restored = keep_evidence(&Observation::superres(small.shallow_clone(), 4, Downscale::Lanczos), &small, tinted(64, 96), &mut None, &opts);
+        let (restored, _) = keep_evidence(&Observation::superres(small.shallow_clone(), 4, Downscale::Lanczos), &small, tinted(64, 96), &mut None, &opts);
         assert!(spread(&restored) < 1e-6, "a gray frame was enlarged in colour");
         // Colour footage keeps the prior's colour.
         let colour = tinted(16, 24);
-        let restored = keep_evidence(&Observation::superres(colour.shallow_clone(), 4, Downscale::Lanczos), &colour, tinted(64, 96), &mut None, &opts);
+        let (restored, _) = keep_evidence(&Observation::superres(colour.shallow_clone(), 4, Downscale::Lanczos), &colour, tinted(64, 96), &mut None, &opts);
         assert!(spread(&restored) > 0.1, "colour footage lost its colour");
     }
 

@@ -301,11 +301,12 @@ fn likeness(now: &Tensor, moved: &Tensor, both: &Tensor, tolerance: f64) -> (Ten
     ((local.nan_to_num(0.0, 0.0, 0.0) / -tolerance).exp() * &judged, judged)
 }
 
-/// What the last frame's restoration invented: its output `(3, H, W)` and the pixels that
-/// were known (evidence or taken from other frames) `(1, H, W)`; the rest came from the fill and
-/// the prior.
+/// What the last frame's restoration invented: its output `(3, H, W)` less the texture mirrored
+/// into its holes, that texture, and the pixels that were known (evidence or taken from other
+/// frames) `(1, H, W)`; the rest came from the fill and the prior.
 pub struct Invention {
     output: Tensor,
+    texture: Option<Tensor>,
     known: Tensor,
 }
 
@@ -330,8 +331,16 @@ const ADDITION_TOLERANCE: f64 = 0.05;
 const CARRY_EDGE: i64 = 17;
 
 impl Invention {
-    pub fn new(output: &Tensor, known: &Tensor) -> Self {
-        Self { output: output.to_kind(Kind::Float), known: known.to_kind(Kind::Float).to_device(output.device()) }
+    /// `output` as restored, with `texture` (part of it) the surroundings' texture mirrored into
+    /// its holes.
+    pub fn new(output: &Tensor, known: &Tensor, texture: Option<&Tensor>) -> Self {
+        let output = output.to_kind(Kind::Float);
+        let texture = texture.map(|t| t.to_kind(Kind::Float).to_device(output.device()));
+        Self {
+            output: texture.as_ref().map_or_else(|| output.shallow_clone(), |t| &output - t),
+            texture,
+            known: known.to_kind(Kind::Float).to_device(output.device()),
+        }
     }
 
     /// `output` with the pixels invented both in it and in this earlier frame leaning towards
@@ -340,14 +349,20 @@ impl Invention {
     /// motion around it, instead of being redrawn (the render's detail flickered: temporal
     /// error above Telea's on every static rectangle of benchmark 9). The lean is 1 where the
     /// surroundings stand still, else [`CARRY_WEIGHT`] where they agree, fading as they differ.
-    pub fn carry(&self, output: &Tensor, known: &Tensor) -> Tensor {
+    /// The mirrored texture (`texture`, part of `output`) is held whole where the earlier hole
+    /// was too while the camera stands still (no shift), and leans as the rest does while it
+    /// moves: mirrored afresh it followed the surroundings' noise and passers-by from frame to
+    /// frame (benches/NOTES.md, benchmark 33). Returns the output and the texture it holds.
+    pub fn carry(&self, output: &Tensor, known: &Tensor, texture: Option<&Tensor>) -> (Tensor, Option<Tensor>) {
         let _guard = tch::no_grad_guard();
+        let unchanged = || (output.shallow_clone(), texture.map(Tensor::shallow_clone));
         let known = known.to_kind(Kind::Float).to_device(output.device());
-        let Some(region) = missing_region(&known, GLOBAL_RADIUS + 2 * BLOCK) else { return output.shallow_clone() };
+        let Some(region) = missing_region(&known, GLOBAL_RADIUS + 2 * BLOCK) else { return unchanged() };
         if self.output.size() != output.size() {
-            return output.shallow_clone();
+            return unchanged();
         }
-        let (now, now_known) = (crop(output, region), crop(&known, region));
+        let texture = texture.map_or_else(|| output.zeros_like(), |t| t.to_kind(Kind::Float).to_device(output.device()));
+        let (now, now_known) = (crop(&(output - &texture), region), crop(&known, region));
         let past = Neighbour { pixels: crop(&self.output, region), known: crop(&self.known, region) };
         let ring = missing_region(&now_known, CARRY_RING).expect("the same mask misses pixels");
         let past_ring = Neighbour { pixels: crop(&past.pixels, ring), known: crop(&past.known, ring) };
@@ -366,10 +381,21 @@ impl Invention {
         let seen_before: Tensor = &moved_known * (1.0 - &now_known);
         let widened = box_sum(&seen_before, CARRY_EDGE).gt(0.5).to_kind(Kind::Float);
         let near_seen = box_sum(&widened, CARRY_EDGE) / (CARRY_EDGE * CARRY_EDGE) as f64;
-        let lean = (1.0 - &now_known) * (1.0 - &moved_known) * (1.0 - near_seen) * &valid * alike * weight;
+        let missing_both = (1.0 - &now_known) * (1.0 - &moved_known) * &valid;
+        let lean = &missing_both * (1.0 - near_seen) * alike * weight;
+        let texture_now = crop(&texture, region);
+        let held = match &self.texture {
+            Some(earlier) => {
+                let texture_lean = if (dy, dx) == (0, 0) { &missing_both } else { &lean };
+                &texture_now + (shift(&crop(earlier, region), dy, dx).0 - &texture_now) * texture_lean
+            }
+            None => texture_now.shallow_clone(),
+        };
         let result = output.copy();
-        crop(&result, region).copy_(&(&now + (carried - &now) * lean));
-        result
+        crop(&result, region).copy_(&(&now + (carried - &now) * lean + &held));
+        let texture = texture.copy();
+        crop(&texture, region).copy_(&held);
+        (result, Some(texture))
     }
 }
 
@@ -702,7 +728,7 @@ mod tests {
         let second = Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.5;
         let (before, known) = invented(0.0, &first);
         let (now, _) = invented(0.03, &second); // the light rose; the prior drew the hole afresh
-        let result = Invention::new(&before, &known).carry(&now, &known);
+        let result = Invention::new(&before, &known, None).carry(&now, &known, None).0;
         let expected = (&first + 0.03) * CARRY_WEIGHT + &second * (1.0 - CARRY_WEIGHT);
         let hole = 1.0 - &known;
         let error = f64::try_from(((&result - expected).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
@@ -727,7 +753,7 @@ mod tests {
         let drawn = |shown: Tensor, fill: f64| &shown * &known + &hole * fill;
         let before = drawn(with_band_at(92), 0.3);
         let now = drawn(with_band_at(86), 0.45); // the prior drew the hole afresh
-        let result = Invention::new(&before, &known).carry(&now, &known);
+        let result = Invention::new(&before, &known, None).carry(&now, &known, None).0;
         let inside = result.narrow(1, 30, 40).narrow(2, 40, 48);
         let far_side = f64::try_from(inside.narrow(2, 0, 16).mean(Kind::Float)).unwrap();
         assert!(far_side < 0.36, "the hole's far side kept {far_side:.3}, not leaning on the earlier 0.3");
@@ -743,11 +769,32 @@ mod tests {
         let second = Tensor::rand([3, 96, 128], (Kind::Float, tch::Device::Cpu)) * 0.5;
         let (before, known) = invented(0.0, &first);
         let (now, _) = invented(0.0, &second); // nothing moved; the prior drew the hole afresh
-        let result = Invention::new(&before, &known).carry(&now, &known);
+        let result = Invention::new(&before, &known, None).carry(&now, &known, None).0;
         let hole = 1.0 - &known;
         let error = f64::try_from(((&result - &first).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
         // Leaning 0.9 would leave a tenth of the fresh render: 0.017 on average here.
         assert!(error < 0.002, "the still hole changed by {error:.4} on average");
+    }
+
+    #[test]
+    fn a_still_cameras_hole_holds_its_mirrored_texture_while_its_surroundings_change() {
+        let cpu = (Kind::Float, tch::Device::Cpu);
+        let fill = Tensor::full([3, 96, 128], 0.3, cpu);
+        let (before_fill, known) = invented(0.0, &fill);
+        let (now_fill, _) = invented(0.03, &fill); // the light rose: the rest leans 0.9, not 1
+        let hole = 1.0 - &known;
+        let texture = |seed| {
+            tch::manual_seed(seed);
+            (Tensor::rand([1, 96, 128], cpu) - 0.5).expand([3, 96, 128], false) * 0.1 * &hole
+        };
+        let (earlier, fresh) = (texture(1), texture(2));
+        let invention = Invention::new(&(&before_fill + &earlier), &known, Some(&earlier));
+        let (result, held) = invention.carry(&(&now_fill + &fresh), &known, Some(&fresh));
+        let largest = |t: Tensor| f64::try_from((t * &hole).abs().max()).unwrap();
+        let held = held.expect("a texture is held");
+        assert!(largest(&held - &earlier) < 1e-6, "the texture was mirrored afresh");
+        let without = Invention::new(&before_fill, &known, None).carry(&now_fill, &known, None).0;
+        assert!(largest(&result - &without - &earlier) < 1e-5, "the texture changed how the rest was carried");
     }
 
     #[test]
@@ -757,7 +804,7 @@ mod tests {
         let (before, known) = invented(0.0, &first);
         // The shot changed around the hole (another scene, the same hole).
         let unrelated = frame(0, 0, 0).flip([2]) * &known + (1.0 - &known) * &second;
-        let result = Invention::new(&before, &known).carry(&unrelated, &known);
+        let result = Invention::new(&before, &known, None).carry(&unrelated, &known, None).0;
         let hole = 1.0 - &known;
         let moved = f64::try_from(((&result - &unrelated).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();
         let apart = f64::try_from(((&first - &second).abs() * &hole).sum(Kind::Float) / (hole.sum(Kind::Float) * 3.0)).unwrap();

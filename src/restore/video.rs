@@ -132,10 +132,12 @@ impl VideoRestorer {
         let mut restored = self.engine.restore(model, recovered.as_ref().unwrap_or(obs), opts, video.warm_start);
         restored.temporal_pixels = temporal_pixels;
         if let (Some(known), None) = (recovered.as_ref().and_then(|o| o.mask.as_ref()), &restored.fallback) {
+            let mut texture = restored.texture.take();
             if let Some(invention) = &self.invention {
-                restored.image = invention.carry(&restored.image, known);
+                (restored.image, texture) = invention.carry(&restored.image, known, texture.as_ref());
             }
-            self.invention = Some(Invention::new(&restored.image, known));
+            self.invention = Some(Invention::new(&restored.image, known, texture.as_ref()));
+            restored.texture = texture;
         }
         // What the prior added is carried over what the evidence gives, so only when the
         // output is made to agree with the evidence again.
