@@ -361,6 +361,9 @@ impl Invention {
         if self.output.size() != output.size() {
             return unchanged();
         }
+        // An earlier texture is held only into a frame that has one (not into a fallback's).
+        let has_texture = texture.is_some();
+        let earlier_texture = self.texture.as_ref().filter(|_| has_texture);
         let texture = texture.map_or_else(|| output.zeros_like(), |t| t.to_kind(Kind::Float).to_device(output.device()));
         let (now, now_known) = (crop(&(output - &texture), region), crop(&known, region));
         let past = Neighbour { pixels: crop(&self.output, region), known: crop(&self.known, region) };
@@ -384,7 +387,7 @@ impl Invention {
         let missing_both = (1.0 - &now_known) * (1.0 - &moved_known) * &valid;
         let lean = &missing_both * (1.0 - near_seen) * alike * weight;
         let texture_now = crop(&texture, region);
-        let held = match &self.texture {
+        let held = match earlier_texture {
             Some(earlier) => {
                 let texture_lean = if (dy, dx) == (0, 0) { &missing_both } else { &lean };
                 &texture_now + (shift(&crop(earlier, region), dy, dx).0 - &texture_now) * texture_lean
@@ -395,7 +398,7 @@ impl Invention {
         crop(&result, region).copy_(&(&now + (carried - &now) * lean + &held));
         let texture = texture.copy();
         crop(&texture, region).copy_(&held);
-        (result, Some(texture))
+        (result, has_texture.then_some(texture))
     }
 }
 
@@ -795,6 +798,9 @@ mod tests {
         assert!(largest(&held - &earlier) < 1e-6, "the texture was mirrored afresh");
         let without = Invention::new(&before_fill, &known, None).carry(&now_fill, &known, None).0;
         assert!(largest(&result - &without - &earlier) < 1e-5, "the texture changed how the rest was carried");
+        // A frame without texture (a fallback's) is given none.
+        let (plain, none) = invention.carry(&now_fill, &known, None);
+        assert!(none.is_none() && largest(&plain - &without) < 1e-5, "an earlier texture was held into a frame without one");
     }
 
     #[test]
