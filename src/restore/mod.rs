@@ -527,8 +527,8 @@ pub(crate) fn keep_evidence(obs: &Observation, evidence: &Tensor, image: Tensor,
             let kept = evidence * &mask;
             // Only the damage, and what reaches it through the blurs, is worked on.
             let Some(region) = missing_region(&mask, DETAIL_REACH) else { return (kept, None) };
-            let texture = surroundings_contrast(&crop(evidence, region), &crop(&mask, region));
-            let invented = fill_with_detail(&crop(&image, region), &crop(fill, region), &texture);
+            let contrast = surroundings_contrast(&crop(evidence, region), &crop(&mask, region));
+            let invented = fill_with_detail(&crop(&image, region), &crop(fill, region), &contrast);
             let mirrored = baselines::mirrored_texture(evidence, &mask) * (1.0 - &mask);
             let (invented, mirrored) = if has_no_colour(&kept) { (gray_of(&invented), gray_of(&mirrored)) } else { (invented, mirrored) };
             let mut hole = crop(&kept, region);
@@ -630,14 +630,14 @@ fn gaussian_blur(t: &Tensor, sigma: f64) -> Tensor {
 /// the weakest thing it has: on moving dirt (3 frames of two clips, benches/NOTES.md) trusting
 /// the render near the hole's edge gave LPIPS 0.0291 / 0.0081 where the fill plus its detail
 /// gives 0.0023 / 0.0047, and on 128×96 holes rendering a half-resolution restoration instead of
-/// the fill was worse still. The detail is kept in proportion to the surroundings' `texture`
+/// the fill was worse still. The detail is kept in proportion to the surroundings' `contrast`
 /// ([`surroundings_contrast`], full from [`TEXTURE_CONTRAST`]), as super-resolution keeps it where
 /// the evidence varies: in a hole in clear sky the prior's texture is mottling (a 256×192 crop of
 /// Big Buck Bunny's sky, LPIPS 0.0278 → 0.0162; benches/NOTES.md, benchmark 32).
-fn fill_with_detail(render: &Tensor, fill: &Tensor, texture: &Tensor) -> Tensor {
+fn fill_with_detail(render: &Tensor, fill: &Tensor, contrast: &Tensor) -> Tensor {
     let disagreement = (gaussian_blur(render, AGREEMENT_SIGMA) - gaussian_blur(fill, AGREEMENT_SIGMA)).abs().mean_dim(0, true, Kind::Float);
     let trust = 1.0 / (1.0 + (disagreement / DETAIL_AGREEMENT).square());
-    fill + (render - gaussian_blur(render, 2.0)) * trust * (texture / TEXTURE_CONTRAST).clamp_max(1.0)
+    fill + (render - gaussian_blur(render, 2.0)) * trust * (contrast / TEXTURE_CONTRAST).clamp_max(1.0)
 }
 
 /// `(1, H, W)`: the known pixels' local contrast (gray standard deviation over the known ones

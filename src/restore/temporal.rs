@@ -365,7 +365,7 @@ impl Invention {
         let has_texture = texture.is_some();
         let earlier_texture = self.texture.as_ref().filter(|_| has_texture);
         let texture = texture.map_or_else(|| output.zeros_like(), |t| t.to_kind(Kind::Float).to_device(output.device()));
-        let (now, now_known) = (crop(&(output - &texture), region), crop(&known, region));
+        let (now, now_known) = (crop(output, region) - crop(&texture, region), crop(&known, region));
         let past = Neighbour { pixels: crop(&self.output, region), known: crop(&self.known, region) };
         let ring = missing_region(&now_known, CARRY_RING).expect("the same mask misses pixels");
         let past_ring = Neighbour { pixels: crop(&past.pixels, ring), known: crop(&past.known, ring) };
