@@ -402,8 +402,8 @@ impl Invention {
         // Only the surroundings' change of light is carried in: a pixel that changed by more than
         // [`CONTENT_CHANGE`] changed what it shows (a passer-by at the hole's edge), and spread
         // in it darkened or lightened the whole earlier invention from one frame to the next.
-        let changed = (&now - &moved).abs().mean_dim(0, true, Kind::Float).gt(CONTENT_CHANGE);
-        let carried = match_surroundings(&moved, &now, &(&both * changed.logical_not().to_kind(Kind::Float)));
+        let steady = (&now - &moved).abs().mean_dim(0, true, Kind::Float).le(CONTENT_CHANGE).to_kind(Kind::Float);
+        let carried = match_surroundings(&moved, &now, &(&both * steady));
         // Likeness spread smoothly into damage too wide to judge.
         let (alike, judged) = likeness(&now, &moved, &both, CARRY_TOLERANCE);
         let alike = crate::baselines::smooth_fill(&alike, &judged);
