@@ -359,6 +359,32 @@ fn a_still_shot_under_noisy_evidence_flickers_about_as_little_as_bicubic() {
     assert!(lcm_change < 1.1 * bicubic_change, "restored frames changed by {lcm_change:.5}, bicubic by {bicubic_change:.5}");
 }
 
+/// A stream's super-resolution fits its first frame, and the first after a cut, with twice the
+/// steps (the detail found there is carried through the scene), and closer than one frame's
+/// steps do; warm frames and inpainting keep the steps they are given.
+#[test]
+fn super_resolution_fits_a_cold_frame_with_twice_the_steps() {
+    let (path, _, _) = common::trained_tiny();
+    let model = Model::load(&path, Device::Cpu).unwrap().frozen();
+    let frames: Vec<Tensor> = common::vtest_frames().iter().map(|f| lcm::data::shrink(f, 48)).collect();
+    let opts = RestoreOptions { steps: 20, settle: false, ..Default::default() };
+    let video = lcm::VideoOptions::default();
+    let mut restorer = lcm::VideoRestorer::new(&video);
+    let obs = |f: &Tensor| Observation::of(Task::superres(2), f, None);
+    let first = restorer.restore(&model, &obs(&frames[0]), &opts, &video);
+    let next = restorer.restore(&model, &obs(&frames[1]), &opts, &video);
+    let after_cut = restorer.restore(&model, &obs(&(1.0 - &frames[2])), &opts, &video);
+    let steps = |r: &lcm::Restoration| (r.losses.len(), r.warm_started);
+    assert_eq!([steps(&first), steps(&next), steps(&after_cut)], [(40, false), (20, true), (40, false)]);
+    let single = restore_with(&model, &obs(&frames[0]), &opts, None);
+    assert!(first.losses.last().unwrap() < single.losses.last().unwrap(), "twice the steps fitted no closer");
+
+    let known = lcm::mask::rect(frames[0].size()[1], frames[0].size()[2], 8, 8, 16, 16);
+    let mut inpainter = lcm::VideoRestorer::new(&video);
+    let hole = inpainter.restore(&model, &Observation::inpaint(&frames[0] * &known, known.shallow_clone()), &opts, &video);
+    assert_eq!(hole.losses.len(), 20, "inpainting's cold frame took other than the steps given");
+}
+
 #[test]
 fn broken_model_files_give_clear_errors() {
     let (path, _, _) = common::trained_tiny();

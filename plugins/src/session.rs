@@ -112,7 +112,7 @@ impl CommonSettings {
                 .build(),
             glib::ParamSpecUInt::builder("iterations")
                 .nick("Iterations")
-                .blurb("MAP optimisation steps per frame")
+                .blurb("MAP optimisation steps per frame (super-resolution: twice as many on a frame that starts cold, a stream's first or the first after a cut)")
                 .minimum(0)
                 .maximum(100_000)
                 .default_value(defaults.iterations)

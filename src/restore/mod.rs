@@ -241,6 +241,11 @@ impl Engine {
         self.warm.as_ref().map(WarmStart::shallow_clone)
     }
 
+    /// Whether a previous frame's state is held (the next restore may start warm).
+    pub fn is_warm(&self) -> bool {
+        self.warm.is_some()
+    }
+
     /// Forgets the previous frame: the next restore starts from the seed φ.
     pub fn reset(&mut self) {
         self.warm = None;

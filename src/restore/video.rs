@@ -24,6 +24,16 @@ pub const fn video_steps(task: Task) -> usize {
     }
 }
 
+/// How many times [`video_steps`] super-resolution takes on a frame that starts cold (a stream's
+/// first, the first after a cut): the detail it finds there is carried through the scene, and
+/// warm frames of a still shot take no steps at all ([`settle_tolerance`](super::settle_tolerance)).
+/// On ×4, six frames through `gst-launch-1.0` (benches/NOTES.md, benchmark 37): PSNR, LPIPS and
+/// temporal error better or equal on all five tuning clips and five held-out segments (bunny-9000
+/// LPIPS 0.1926 → 0.1920, under Lanczos + back-projection's 0.1924; bunny-13500's temporal error
+/// under bicubic's), for that one frame's time. Inpainting and colorization gain nothing from it
+/// (the tuning faces' colour rose over the gray copy's LPIPS).
+pub const COLD_SUPERRES_STEPS: usize = 2;
+
 /// Later frames an inpainting element holds back by default: with them it sees what a temporal
 /// dirt filter sees (t±1, t±2) for two frames of latency (moving dirt on a static shot: 65.5 →
 /// 68.8 dB on the missing pixels against 56.9 dB with earlier frames only; benches/NOTES.md).
@@ -128,6 +138,14 @@ impl VideoRestorer {
                 (Some(Observation::inpaint(evidence, known)), count)
             }
             _ => (None, 0),
+        };
+        let cold_opts;
+        let opts = match obs.task {
+            Task::SuperRes { .. } if video.warm_start && !self.engine.is_warm() => {
+                cold_opts = RestoreOptions { steps: opts.steps * COLD_SUPERRES_STEPS, ..opts.clone() };
+                &cold_opts
+            }
+            _ => opts,
         };
         let mut restored = self.engine.restore(model, recovered.as_ref().unwrap_or(obs), opts, video.warm_start);
         restored.temporal_pixels = temporal_pixels;
