@@ -55,7 +55,7 @@ pub fn hole_fill(image: &Tensor, mask: &Tensor) -> Tensor {
 /// (Big Buck Bunny at 14,100: hole PSNR 37.67 dB against Navier–Stokes's 40.42; kept in range,
 /// 41.56). Six frames of ¼ × ¼ holes through `lcminpaint` (benches/NOTES.md, benchmark 38):
 /// held-out bunny-9000 35.47 → 39.14 dB, LPIPS 0.0841 → 0.0736, the B/W chart's LPIPS
-/// 0.3246 → 0.3217, the rest within 0.0002; on the tuning clips the one loss (bunny 25.38 →
+/// 0.3246 → 0.3217, the rest within 0.0003; on the tuning clips the one loss (bunny 25.38 →
 /// 25.07 dB) is a cloud inside a hole whose border shows none, which the overshoot had
 /// brightened by luck. Dirt is unchanged.
 fn within_border_range(image: &Tensor, mask: &Tensor, fill: Tensor) -> Tensor {
