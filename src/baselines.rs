@@ -61,7 +61,9 @@ pub fn hole_fill(image: &Tensor, mask: &Tensor) -> Tensor {
 fn within_border_range(image: &Tensor, mask: &Tensor, fill: Tensor) -> Tensor {
     let _guard = tch::no_grad_guard();
     let Some((_, _, dh, dw)) = crate::restore::missing_region(mask, 0) else { return fill };
-    // The region relaxed_fill sees, and the windows' reach around it.
+    // Surroundings as relaxed_fill takes them at full resolution (as wide again as the damage,
+    // at least 16 px) plus the windows' reach; on the coarse grid a hole under 32 px across
+    // would take a little more, so its bounds come from this box alone.
     let region = crate::restore::missing_region(mask, dh.max(dw).max(16) + RANGE_WINDOW).expect("the same mask misses pixels");
     let crop = |t: &Tensor| crate::restore::crop(t, region);
     let known = crop(mask).to_kind(Kind::Float).ge(0.5).to_kind(Kind::Float);
