@@ -6,7 +6,7 @@
 use tch::{Kind, Tensor};
 
 use super::hints::{correct_to_hints, hint_places};
-use super::temporal::{hold_mask, Addition, Carry, Invention, Neighbour};
+use super::temporal::{hold_mask, Addition, Carry, Invention, Neighbour, SteadyLevels};
 use super::{Engine, History, Observation, RestoreOptions, Restoration};
 use crate::degrade::Task;
 use crate::model::Model;
@@ -71,6 +71,8 @@ pub struct VideoRestorer {
     hinted: bool,
     /// Colorization: where hints were given on earlier frames and the scene has stood since.
     hint_places: Option<Tensor>,
+    /// Colorization and inpainting: the last frame's levels above the evidence.
+    steady: SteadyLevels,
 }
 
 impl VideoRestorer {
@@ -83,6 +85,7 @@ impl VideoRestorer {
             addition: None,
             hinted: false,
             hint_places: None,
+            steady: SteadyLevels::default(),
         }
     }
 
@@ -94,6 +97,7 @@ impl VideoRestorer {
         self.invention = None;
         self.addition = None;
         self.hint_places = None;
+        self.steady = SteadyLevels::default();
     }
 
     /// Restores the next frame of the stream.
@@ -154,6 +158,8 @@ impl VideoRestorer {
             if let Some(invention) = &self.invention {
                 (restored.image, texture) = invention.carry(&restored.image, known, texture.as_ref());
             }
+            let missing = known.ones_like() - known;
+            restored.image = self.steady.settle(&restored.image, &restored.image.zeros_like(), Some(&missing));
             self.invention = Some(Invention::new(&restored.image, known, texture.as_ref()));
             restored.texture = texture;
         }
@@ -194,6 +200,9 @@ impl VideoRestorer {
                         (Some(earlier), Some(now)) => Some(earlier.maximum(&now)),
                         (earlier, now) => earlier.or(now),
                     };
+                }
+                if obs.task == Task::Colorize {
+                    restored.image = self.steady.settle(&restored.image, &base, None);
                 }
                 self.addition = Some(Addition::new(&restored.image, &base, carry));
             }
