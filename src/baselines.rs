@@ -36,15 +36,18 @@ pub fn bicubic_upscale(evidence: &Tensor, scale: i64) -> Tensor {
 /// benchmark 14; the mean had beaten both OpenCV inpaintings, benchmark 9). Where the damage's
 /// surroundings are flat (a sky, a wall), the march only streaks the odd edge across the hole and
 /// the smooth fill takes over (`surroundings_texture`). The smooth fill is kept within the range
-/// of the shades around it ([`within_border_range`]).
+/// of the shades around it ([`within_border_range`]). A straight edge crossing the hole (a
+/// pillar's side) is marched across however deep it reaches ([`EDGE_COHERENCE_POWER`]): the
+/// smooth fill spreads it into a blur many pixels wide.
 pub fn hole_fill(image: &Tensor, mask: &Tensor) -> Tensor {
     let reach = MARCH_REACH * surroundings_texture(image, mask);
     let smooth = within_border_range(image, mask, thin_plate_fill(image, mask));
     if reach < 1.0 {
         return smooth;
     }
-    let march_share = (distance_to_known(mask, 4 * reach as i64) / -reach).exp();
-    smooth * (1.0 - &march_share) + march_fill(image, mask, MARCH_RADIUS) * march_share
+    let (marched, coherence) = march_with_coherence(image, mask, MARCH_RADIUS);
+    let march_share = (distance_to_known(mask, 4 * reach as i64) / -reach).exp().maximum(&coherence.pow_tensor_scalar(EDGE_COHERENCE_POWER));
+    smooth * (1.0 - &march_share) + marched * march_share
 }
 
 /// `fill`'s missing pixels (where `mask` is 0) kept within the range of the known pixels around
@@ -131,6 +134,14 @@ const TEXTURED: f64 = 0.01;
 /// Distance in pixels over which the marching fill's share of [`hole_fill`] falls by e, chosen
 /// among 24, 32 and 48 (and shares capped at 0.5–0.9 at the border).
 const MARCH_REACH: f64 = 32.0;
+
+/// Power on the coherence the march carried to a pixel that gives the march that share of
+/// [`hole_fill`] however deep the pixel lies: only a nearly straight edge (coherence 0.9 → 0.43,
+/// 0.7 → 0.06) is continued across the hole instead of blurred by the smooth fill. Chosen among
+/// 2, 4 and 8 on the tuning clips' rectangles, centred and off-centre (benches/NOTES.md,
+/// benchmark 40): 2 and 4 gained more on the faces but raised their temporal error over
+/// Telea's and the bunny's LPIPS.
+const EDGE_COHERENCE_POWER: f64 = 8.0;
 
 /// Chessboard distance `(1, H, W)` of each pixel to the nearest pixel `mask` `(1, H, W)` marks
 /// known (0 on them), counted up to `cap`. Only the damage's box and a one-pixel ring of known
@@ -395,8 +406,15 @@ fn relaxed_fill(image: &Tensor, mask: &Tensor, biharmonic_passes: usize) -> Tens
 /// march's direction (a jaw line through a 640×480 face's ¼ × ¼ hole: hole PSNR 14.46 → 16.14
 /// dB, benches/NOTES.md, benchmark 35).
 pub fn march_fill(image: &Tensor, mask: &Tensor, radius: i64) -> Tensor {
+    march_with_coherence(image, mask, radius).0
+}
+
+/// [`march_fill`], and `(1, H, W)` how coherent the structure it carried to each missing pixel
+/// is ([`coherence`], 0 elsewhere).
+fn march_with_coherence(image: &Tensor, mask: &Tensor, radius: i64) -> (Tensor, Tensor) {
     let _guard = tch::no_grad_guard();
-    let Some(region) = crate::restore::missing_region(mask, radius + 1) else { return image.copy() };
+    let coherent = mask.to_kind(Kind::Float).zeros_like();
+    let Some(region) = crate::restore::missing_region(mask, radius + 1) else { return (image.copy(), coherent) };
     let crop = |t: &Tensor| crate::restore::crop(t, region);
     let (c, h, w) = (image.size()[0] as usize, region.2 as usize, region.3 as usize);
     let device = image.device();
@@ -412,7 +430,19 @@ pub fn march_fill(image: &Tensor, mask: &Tensor, radius: i64) -> Tensor {
     march(&mut values, &mut structure, &known, c, h, w, radius as isize);
     let filled = image.to_kind(Kind::Float).copy();
     crop(&filled).copy_(&Tensor::from_slice(&values).view([c as i64, h as i64, w as i64]).to_device(device));
-    filled
+    let plane = h * w;
+    let carried: Vec<f32> = (0..plane)
+        .map(|i| if known[i] >= 0.5 { 0.0 } else { coherence([0, 1, 2].map(|j| structure[j * plane + i] as f64)) as f32 })
+        .collect();
+    crop(&coherent).copy_(&Tensor::from_slice(&carried).view([1, h as i64, w as i64]).to_device(device));
+    (filled, coherent)
+}
+
+/// How strongly one direction dominates a structure tensor (Jxx, Jxy, Jyy): ((λ₁ − λ₂) / (λ₁ + λ₂))²,
+/// 0 (no direction, or no gradient) to 1 (a straight edge).
+fn coherence([jxx, jxy, jyy]: [f64; 3]) -> f64 {
+    let trace = jxx + jyy;
+    if trace > 1e-12 { ((jxx - jyy).powi(2) + 4.0 * jxy * jxy) / (trace * trace) } else { 0.0 }
 }
 
 /// Structure tensor `(3, H, W)` (Jxx, Jxy, Jyy) of the known pixels' gray (`mask` 1): gradients
@@ -537,11 +567,10 @@ fn march(values: &mut [f32], structure: &mut [f32], known: &[f32], c: usize, h: 
             *sum /= tensor_weight.max(1e-12);
             structure[j * plane + i] = *sum as f32;
         }
-        // Its normal (the dominant eigenvector, the gradient's direction) and how strongly one
-        // direction dominates, ((λ₁ − λ₂) / (λ₁ + λ₂))², raised to [`COHERENCE_POWER`].
+        // Its normal (the dominant eigenvector, the gradient's direction) and its coherence
+        // raised to [`COHERENCE_POWER`].
         let [jxx, jxy, jyy] = tensor;
-        let trace = jxx + jyy;
-        let coherence = if trace > 1e-12 { (((jxx - jyy).powi(2) + 4.0 * jxy * jxy) / (trace * trace)).powi(COHERENCE_POWER) as f32 } else { 0.0 };
+        let coherence = coherence(tensor).powi(COHERENCE_POWER) as f32;
         let angle = 0.5 * (2.0 * jxy).atan2(jxx - jyy);
         let (normal_x, normal_y) = (angle.cos() as f32, angle.sin() as f32);
         let mut sum = vec![0f64; c];
@@ -682,6 +711,27 @@ mod tests {
         assert!(gap(&fill, &march, 20, 100) <= 0.04 * gap(&smooth, &march, 20, 100) + 1e-6, "the border is not the marching fill's");
         assert!(gap(&fill, &smooth, 80, 100) <= 0.16 * gap(&smooth, &march, 80, 100) + 1e-6, "the centre is not the smooth fill's");
         assert!(fill.masked_select(&known.ge(0.5).expand([3, h, w], false)).equal(&image.masked_select(&known.ge(0.5).expand([3, h, w], false))), "known pixels changed");
+    }
+
+    #[test]
+    fn a_straight_edge_is_marched_across_a_wide_hole() {
+        // A step (0.2 | 0.8) slanting 1 px in 10 under faint texture, through a 120×80 hole: 40 px
+        // deep the march's share by depth alone is 0.29, and the smooth fill spreads the step
+        // over tens of pixels.
+        let (h, w) = (160i64, 200i64);
+        let rows = Tensor::arange(h, (Kind::Float, tch::Device::Cpu)).view([1, h, 1]);
+        let columns = Tensor::arange(w, (Kind::Float, tch::Device::Cpu)).view([1, 1, w]);
+        let offset = columns - rows * 0.1 - 92.0;
+        let clean = (offset.ge(0.0).to_kind(Kind::Float) * 0.6 + 0.2).expand([3, h, w], false);
+        tch::manual_seed(7);
+        let image = &clean + (Tensor::rand([3, h, w], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.06;
+        let known = crate::mask::rect(h, w, 40, 40, 120, 80);
+        let filled = hole_fill(&(&image * &known), &known);
+        // Near the edge, the pixels within 0.1 of the clean step.
+        let near_edge = known.lt(0.5).logical_and(&offset.abs().le(6.0)).expand([3, h, w], false);
+        let close = f64::try_from((&filled - &clean).abs().lt(0.1).masked_select(&near_edge).to_kind(Kind::Float).mean(Kind::Float)).unwrap();
+        // 0.36 with the march's share by depth alone.
+        assert!(close > 0.7, "the edge was blurred: {close:.3} of the pixels near it within 0.1");
     }
 
     #[test]
