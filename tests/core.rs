@@ -190,6 +190,16 @@ fn restoration_moves_phi_only_and_keeps_it_in_the_box() {
 }
 
 #[test]
+fn a_spent_time_budget_stops_a_short_frame_after_one_step() {
+    // The elements' inpainting and colour take 10 steps a frame: the budget must cut those too.
+    let model = Model::new(ModelConfig::tiny(), Device::Cpu, 5).unwrap().frozen();
+    let truth = Tensor::rand([3, 32, 32], (Kind::Float, Device::Cpu));
+    let obs = Observation::of(Task::Inpaint, &truth, None);
+    let steps_taken = |time_budget| restore_with(&model, &obs, &RestoreOptions { steps: 10, time_budget, ..Default::default() }, None).losses.len();
+    assert_eq!((steps_taken(None), steps_taken(Some(std::time::Duration::ZERO))), (10, 1));
+}
+
+#[test]
 fn inpainting_keeps_known_pixels_bit_exact_and_comes_within_1_db_of_the_smooth_fill() {
     let (path, patches, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();

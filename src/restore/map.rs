@@ -146,7 +146,9 @@ impl<'a> MapOptimizer<'a> {
     }
 }
 
-/// The step loop. Losses are read back to the host only every few steps.
+/// The step loop. Losses are read back to the host only every few steps; the time budget is
+/// checked before every step but the first (a 10-step frame checked only with the readback
+/// never stopped early).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn optimise(
     model: &Model,
@@ -165,16 +167,16 @@ pub(super) fn optimise(
     let mut pending: Vec<Tensor> = Vec::new();
     let mut losses: Vec<f64> = Vec::new();
     let cancelled = || opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
+    let out_of_time = || opts.time_budget.is_some_and(|b| started.elapsed() >= b);
     for step in 1..=opts.steps {
-        if cancelled() {
+        if cancelled() || (step > 1 && out_of_time()) {
             break;
         }
         pending.push(map.step());
         if step % READBACK_EVERY == 0 || step == opts.steps {
             losses.extend(Vec::<f64>::try_from(Tensor::stack(&pending, 0).to_kind(Kind::Double)).unwrap_or_default());
             pending.clear();
-            let diverged = !losses.last().is_some_and(|l| l.is_finite());
-            if diverged || opts.time_budget.is_some_and(|b| started.elapsed() >= b) {
+            if !losses.last().is_some_and(|l| l.is_finite()) {
                 break;
             }
         }
