@@ -125,6 +125,12 @@ pub trait ElementKind: Send + Sync + 'static {
     }
     /// The frame's observation; `None` when the frame has nothing to restore.
     fn observe(settings: &Self::Settings, prepared: &Self::Prepared, pixels: Tensor, alpha: Option<Tensor>) -> Option<Observed>;
+    /// A frame with nothing to restore as evidence for the frames around it (inpainting: all
+    /// of it known); `None` for elements that take none from other frames.
+    fn neighbour(pixels: Tensor) -> Option<Observation> {
+        let _ = pixels;
+        None
+    }
 }
 
 /// The element's debug category (GStreamer returns the existing one after the first call).
@@ -431,18 +437,26 @@ impl<K: ElementKind> LcmFilter<K> {
         }
         let started = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            K::observe(&own, &stream.prepared, frame.pixels, frame.alpha).map(|observed| {
-                let mut opts = common.restore_options(observed.keep_known);
-                opts.cancel = Some(self.cancel.clone());
-                let upcoming: Vec<Observation> = upcoming
-                    .iter()
-                    .filter_map(|f| K::observe(&own, &stream.prepared, f.pixels.shallow_clone(), f.alpha.as_ref().map(Tensor::shallow_clone)))
-                    .map(|o| o.observation)
-                    .collect();
-                let restored =
-                    stream.session.restore(&observed.observation, &upcoming, &common, &opts);
-                (restored, observed.pixels_to_write())
-            })
+            let pixels = frame.pixels.shallow_clone();
+            let Some(observed) = K::observe(&own, &stream.prepared, frame.pixels, frame.alpha) else {
+                if let Some(clean) = K::neighbour(pixels) {
+                    stream.session.remember(&clean, &common);
+                }
+                return None;
+            };
+            let mut opts = common.restore_options(observed.keep_known);
+            opts.cancel = Some(self.cancel.clone());
+            // Every held frame in order, a clean one as a neighbour: `upcoming[i]` is frame t + i + 1.
+            let upcoming: Vec<Observation> = upcoming
+                .iter()
+                .map_while(|f| {
+                    K::observe(&own, &stream.prepared, f.pixels.shallow_clone(), f.alpha.as_ref().map(Tensor::shallow_clone))
+                        .map(|o| o.observation)
+                        .or_else(|| K::neighbour(f.pixels.shallow_clone()))
+                })
+                .collect();
+            let restored = stream.session.restore(&observed.observation, &upcoming, &common, &opts);
+            Some((restored, observed.pixels_to_write()))
         }));
         let (restored, only) = match outcome {
             Ok(Some(done)) => done,

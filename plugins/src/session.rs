@@ -273,6 +273,12 @@ impl Session {
         self.video.reset();
     }
 
+    /// Takes the stream's next frame, which has nothing to restore, as evidence for the frames
+    /// after it.
+    pub fn remember(&mut self, frame: &Observation, settings: &CommonSettings) {
+        self.video.remember(frame, &settings.video_options(self.temporal_frames));
+    }
+
     /// Restores the stream's next frame; `upcoming` are the frames after it that the element
     /// already holds (lookahead), nearest first.
     pub fn restore(

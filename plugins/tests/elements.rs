@@ -351,6 +351,33 @@ fn moving_dirt_is_filled_from_earlier_frames() {
 }
 
 #[test]
+fn a_frame_with_no_dirt_lends_its_pixels_to_the_dirty_frames_beside_it() {
+    // A still shot: a clean frame before (or after, held by lookahead) the one with a blotch
+    // shows exactly what the blotch hides.
+    let (w, h) = (160, 120);
+    let truth = real_frame(3, w, h);
+    let clean = Tensor::ones([1, h, w], (Kind::Float, tch::Device::Cpu));
+    let blotched = lcm::mask::rect(h, w, 60, 40, 40, 30);
+    let blotch_psnr = |lookahead: u32, dirty_first: bool| -> f64 {
+        let mut harness = harness(&format!("lcminpaint iterations=5 lookahead={lookahead}"));
+        harness.set_src_caps(caps("RGBA", w, h));
+        let order = if dirty_first { [&blotched, &clean] } else { [&clean, &blotched] };
+        for (i, known) in order.iter().enumerate() {
+            harness.push(rgba_buffer(&truth, known, i as u64)).unwrap();
+        }
+        assert!(harness.push_event(gst::event::Eos::new()));
+        let outputs: Vec<gst::Buffer> = (0..2).map(|_| harness.pull().expect("every frame comes out")).collect();
+        let dirty = &outputs[usize::from(!dirty_first)];
+        let out = lcm::imageio::from_interleaved(dirty.map_readable().unwrap().as_slice(), h, w, 4).narrow(0, 0, 3);
+        lcm::metrics::psnr(&out, &truth, Some(&(1.0 - &blotched)))
+    };
+    for (lookahead, dirty_first) in [(0, false), (2, true)] {
+        let psnr = blotch_psnr(lookahead, dirty_first);
+        assert!(psnr > 45.0, "lookahead {lookahead}, blotch {} the clean frame: {psnr:.2} dB", if dirty_first { "before" } else { "after" });
+    }
+}
+
+#[test]
 fn a_hole_three_tiles_wide_comes_within_1_db_of_the_smooth_and_the_marching_fill() {
     let (w, h) = (384, 288);
     let truth = real_frame(5, w, h);

@@ -595,11 +595,16 @@ impl History {
             crop(&known_out, region).copy_(&now_known);
         }
         let recovered = f64::try_from((&known_out - &full_known).sum(Kind::Float)).unwrap_or(0.0) as i64;
+        self.remember(Neighbour { pixels: full_pixels, known: full_known });
+        (evidence_out, known_out, recovered)
+    }
+
+    /// Remembers a frame for the ones after it, dropping the oldest beyond the depth.
+    pub fn remember(&mut self, frame: Neighbour) {
         if self.depth > 0 {
-            self.frames.push_front(Neighbour { pixels: full_pixels, known: full_known });
+            self.frames.push_front(frame);
             self.frames.truncate(self.depth);
         }
-        (evidence_out, known_out, recovered)
     }
 
     /// The recovery on a region of the frame (`pixels`, `known` are that region of `full`).

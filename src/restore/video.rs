@@ -105,6 +105,27 @@ impl VideoRestorer {
         self.restore_with_upcoming(model, obs, &[], opts, video)
     }
 
+    /// Takes a frame with nothing to restore (inpainting: no pixel missing) as an earlier frame
+    /// for the ones after it: its pixels are the best evidence for their damage.
+    pub fn remember(&mut self, obs: &Observation, video: &VideoOptions) {
+        let evidence = obs.evidence.to_kind(Kind::Float);
+        self.reset_at_cut(&evidence, video);
+        self.previous_evidence = Some(evidence.shallow_clone());
+        if let Some(known) = &obs.mask {
+            self.history.remember(Neighbour::new(&evidence, known));
+        }
+        // Nothing was invented here to carry on, and its levels are the evidence's own.
+        self.invention = None;
+        self.steady = SteadyLevels::default();
+    }
+
+    /// Forgets the earlier frames when `evidence` starts a new scene.
+    fn reset_at_cut(&mut self, evidence: &Tensor, video: &VideoOptions) {
+        if self.previous_evidence.as_ref().is_some_and(|previous| is_cut(previous, evidence, video)) {
+            self.reset();
+        }
+    }
+
     /// [`VideoRestorer::restore`] that may also take missing pixels from `upcoming` frames
     /// (the next ones, nearest first), as an element with lookahead can.
     pub fn restore_with_upcoming(
@@ -116,12 +137,8 @@ impl VideoRestorer {
         video: &VideoOptions,
     ) -> Restoration {
         let evidence = obs.evidence.to_kind(Kind::Float);
-        let cut = |a: &Tensor, b: &Tensor| {
-            a.size() != b.size() || f64::try_from((a - b).abs().mean(Kind::Float)).unwrap_or(1.0) > video.reset_threshold
-        };
-        if self.previous_evidence.as_ref().is_some_and(|previous| cut(previous, &evidence)) {
-            self.reset();
-        }
+        let cut = |a: &Tensor, b: &Tensor| is_cut(a, b, video);
+        self.reset_at_cut(&evidence, video);
         // Later frames count only up to the next scene cut.
         let mut same_scene = 0;
         let mut last = &evidence;
@@ -209,6 +226,12 @@ impl VideoRestorer {
         }
         restored
     }
+}
+
+/// Whether `next` starts a new scene after `previous`: another size, or a mean absolute
+/// difference over the reset threshold.
+fn is_cut(previous: &Tensor, next: &Tensor, video: &VideoOptions) -> bool {
+    previous.size() != next.size() || f64::try_from((previous - next).abs().mean(Kind::Float)).unwrap_or(1.0) > video.reset_threshold
 }
 
 /// Super-resolution's carried frame `(3, H, W)` back-projected onto `evidence` where the scene

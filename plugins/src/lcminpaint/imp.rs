@@ -183,6 +183,12 @@ impl ElementKind for Inpaint {
             keep_known: settings.keep_known,
         })
     }
+
+    fn neighbour(rgb: Tensor) -> Option<Observation> {
+        let (_, h, w) = rgb.size3().ok()?;
+        let known = Tensor::ones([1, h, w], (Kind::Float, rgb.device()));
+        Some(Observation::inpaint(rgb, known))
+    }
 }
 
 #[derive(Default)]
