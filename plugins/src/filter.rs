@@ -166,9 +166,11 @@ struct Stream<K: ElementKind> {
     prepared: K::Prepared,
 }
 
-/// Frames held back by lookahead: the input caps they came with and the buffers, read.
+/// Frames held back by lookahead: how many, as set when the stream started (a change while it
+/// plays would strand the frames held), the input caps they came with and the buffers, read.
 #[derive(Default)]
 struct Held {
+    lookahead: usize,
     info: Option<gst_video::VideoInfo>,
     frames: VecDeque<(gst::Buffer, Frame)>,
 }
@@ -279,6 +281,7 @@ impl<K: ElementKind> LcmFilter<K> {
         let prepared = K::prepare(&own)?;
         gst::info!(category::<K>(), obj = element, "model {} loaded", common.model_path().display());
         *lock(&self.stream) = Some(Stream { session, prepared });
+        *lock(&self.held) = Held { lookahead: if K::IN_PLACE { K::lookahead(&own) } else { 0 }, ..Held::default() };
         *lock(&self.stats) = Stats::default();
         Ok(())
     }
@@ -288,9 +291,9 @@ impl<K: ElementKind> LcmFilter<K> {
         *lock(&self.held) = Held::default();
     }
 
-    /// Frames of lookahead this element is set to hold back (0: every frame leaves as it arrives).
+    /// Frames of lookahead this stream holds back (0: every frame leaves as it arrives).
     pub fn lookahead(&self) -> usize {
-        if K::IN_PLACE { K::lookahead(&lock(&self.settings).own) } else { 0 }
+        lock(&self.held).lookahead
     }
 
     /// Lookahead: reads an incoming buffer and holds it until enough later frames arrived.
@@ -638,8 +641,9 @@ macro_rules! lcm_filter_impls {
                         self.filter.drop_held();
                         self.filter.reset();
                     }
-                    // Held frames belong to the caps and segment before this event.
-                    gst::EventView::Eos(_) | gst::EventView::Caps(_) | gst::EventView::Segment(_) => {
+                    // Held frames belong to the caps and segment before this event, and come
+                    // before a gap.
+                    gst::EventView::Eos(_) | gst::EventView::Caps(_) | gst::EventView::Segment(_) | gst::EventView::Gap(_) => {
                         let obj = self.obj();
                         match self.filter.drain(obj.upcast_ref()) {
                             Ok(buffers) => {

@@ -424,6 +424,27 @@ fn lookahead_fills_dirt_from_later_frames_reports_its_latency_and_drains_at_eos(
     assert!(ahead > alone + 3.0, "with later frames {ahead:.2} dB, without {alone:.2} dB on the first frame's dirt");
 }
 
+#[test]
+fn lookahead_set_while_playing_waits_for_the_next_start_and_a_gap_releases_the_held_frames() {
+    let (w, h) = (64, 48);
+    let frames: Vec<Tensor> = (0..4).map(|i| real_frame(i, w, h)).collect();
+    let masks = lcm::clip_eval::damage_masks(lcm::clip_eval::Damage::Dirt, 4, h, w, 5);
+    let mut harness = harness("lcminpaint iterations=1 lookahead=2");
+    harness.set_src_caps(caps("RGBA", w, h));
+    harness.push(rgba_buffer(&frames[0], &masks[0], 0)).unwrap();
+    // Lookahead turned off mid-stream: the frame held must not be overtaken by later ones.
+    harness.element().unwrap().set_property("lookahead", 0u32);
+    harness.push(rgba_buffer(&frames[1], &masks[1], 1)).unwrap();
+    // A gap: the frames before it leave before it does.
+    assert!(harness.push_event(gst::event::Gap::builder(gst::ClockTime::from_mseconds(80)).duration(gst::ClockTime::from_mseconds(40)).build()));
+    let before_gap: Vec<u64> = std::iter::from_fn(|| harness.try_pull()).map(|b| b.pts().unwrap().mseconds()).collect();
+    assert_eq!(before_gap, [0, 40], "frames held across a gap");
+    harness.push(rgba_buffer(&frames[3], &masks[3], 3)).unwrap();
+    assert!(harness.push_event(gst::event::Eos::new()));
+    let after: Vec<u64> = std::iter::from_fn(|| harness.try_pull()).map(|b| b.pts().unwrap().mseconds()).collect();
+    assert_eq!(after, [120], "frames lost or out of order");
+}
+
 /// An RGBA frame giving colour hints: `truth`'s colour with alpha 255 where `weight` `(1, H, W)`
 /// is 1, `gray` `(1, H, W)` with alpha 0 elsewhere.
 fn hints_in_alpha(truth: &Tensor, gray: &Tensor, weight: &Tensor) -> gst::Buffer {

@@ -100,7 +100,7 @@ impl ElementKind for Inpaint {
                 .build(),
             glib::ParamSpecUInt::builder("lookahead")
                 .nick("Lookahead")
-                .blurb("Later frames held back so their pixels can fill this frame's too (after motion compensation); adds that many frames of latency; 0 = none")
+                .blurb("Later frames held back so their pixels can fill this frame's too (after motion compensation); adds that many frames of latency; 0 = none; read when the element starts")
                 .maximum(8)
                 .default_value(DEFAULT_LOOKAHEAD)
                 .mutable_ready()
