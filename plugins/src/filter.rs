@@ -246,9 +246,11 @@ impl<K: ElementKind> LcmFilter<K> {
                 gst::info!(category::<K>(), obj = element, "{name} set to {value:?}");
             }
             Err(reason) => {
+                settings.invalid.insert(name, reason.clone());
+                // Posted unlocked: a synchronous bus handler may read the element's properties.
+                drop(settings);
                 gst::warning!(category::<K>(), obj = element, "{reason}");
                 gst::element_warning!(element, gst::LibraryError::Settings, ("{reason}"));
-                settings.invalid.insert(name, reason);
             }
         }
     }

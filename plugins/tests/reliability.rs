@@ -45,6 +45,27 @@ fn bad_values_fail_the_start_with_a_message_naming_them() {
 }
 
 #[test]
+fn a_bus_handler_that_reads_properties_when_a_bad_value_is_posted_does_not_deadlock() {
+    init();
+    let pipeline = gst::parse::launch("videotestsrc ! lcminpaint name=inpaint ! fakesink").unwrap().downcast::<gst::Pipeline>().unwrap();
+    let element = pipeline.by_name("inpaint").unwrap();
+    let reader = element.clone();
+    // A synchronous handler runs on the thread that posts, inside set_property.
+    pipeline.bus().unwrap().set_sync_handler(move |_, message| {
+        if let gst::MessageView::Warning(_) = message.view() {
+            let _ = reader.property::<Option<String>>("mask-rect");
+        }
+        gst::BusSyncReply::Drop
+    });
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        element.set_property_from_str("mask-rect", "a,b,c,d");
+        let _ = done.send(());
+    });
+    assert!(finished.recv_timeout(Duration::from_secs(10)).is_ok(), "setting a bad value deadlocked");
+}
+
+#[test]
 fn a_missing_or_unreadable_mask_fails_the_start_naming_the_file_every_time() {
     let not_an_image = temp_path("not-a-mask.png");
     std::fs::write(&not_an_image, b"not a png").unwrap();
