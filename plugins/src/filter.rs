@@ -298,6 +298,25 @@ impl<K: ElementKind> LcmFilter<K> {
         lock(&self.held).lookahead
     }
 
+    /// Lookahead keeps that many upstream buffers between calls: the pools proposed upstream
+    /// ask for them on top of their minimum, so a pool of fixed size (a capture device's, a
+    /// hardware decoder's) does not run dry waiting for them.
+    pub fn propose_held_buffers(&self, query: &mut gst::query::Allocation) {
+        let held = self.lookahead() as u32;
+        let Some(size) = query.caps().and_then(|caps| gst_video::VideoInfo::from_caps(caps).ok()).map(|info| info.size() as u32) else { return };
+        if held == 0 {
+            return;
+        }
+        let pools: Vec<_> = query.allocation_pools().collect();
+        if pools.is_empty() {
+            query.add_allocation_pool(None::<&gst::BufferPool>, size, held, 0);
+        }
+        for (index, (pool, size, min, max)) in pools.into_iter().enumerate() {
+            let max = if max == 0 { 0 } else { max.max(min + held) };
+            query.set_nth_allocation_pool(index as u32, pool.as_ref(), size, min + held, max);
+        }
+    }
+
     /// Lookahead: reads an incoming buffer and holds it until enough later frames arrived.
     pub fn hold(&self, element: &gst::Element, buffer: gst::Buffer) -> Result<(), gst::FlowError> {
         let mut held = lock(&self.held);
@@ -620,6 +639,13 @@ macro_rules! lcm_filter_impls {
                 self.filter
                     .transform_caps(direction, caps, filter)
                     .or_else(|| self.parent_transform_caps(direction, caps, filter))
+            }
+
+            fn propose_allocation(&self, decide_query: Option<&gst::query::Allocation>, query: &mut gst::query::Allocation) -> Result<(), gst::LoggableError> {
+                use gst_base::subclass::prelude::BaseTransformImplExt;
+                self.parent_propose_allocation(decide_query, query)?;
+                self.filter.propose_held_buffers(query);
+                Ok(())
             }
 
             fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {

@@ -445,6 +445,18 @@ fn lookahead_set_while_playing_waits_for_the_next_start_and_a_gap_releases_the_h
     assert_eq!(after, [120], "frames lost or out of order");
 }
 
+#[test]
+fn lookahead_asks_upstream_for_the_buffers_it_holds() {
+    let held_asked = |lookahead: u32| -> u32 {
+        let mut harness = harness(&format!("lcminpaint lookahead={lookahead}"));
+        harness.set_src_caps(caps("RGBA", 64, 48));
+        let mut query = gst::query::Allocation::new(Some(&caps("RGBA", 64, 48)), true);
+        assert!(harness.srcpad().unwrap().peer_query(&mut query), "allocation query unanswered");
+        query.allocation_pools().map(|(_, _, min, _)| min).max().unwrap_or(0)
+    };
+    assert_eq!((held_asked(0), held_asked(3)), (0, 3));
+}
+
 /// An RGBA frame giving colour hints: `truth`'s colour with alpha 255 where `weight` `(1, H, W)`
 /// is 1, `gray` `(1, H, W)` with alpha 0 elsewhere.
 fn hints_in_alpha(truth: &Tensor, gray: &Tensor, weight: &Tensor) -> gst::Buffer {
