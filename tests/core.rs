@@ -200,6 +200,29 @@ fn a_spent_time_budget_stops_a_short_frame_after_one_step() {
 }
 
 #[test]
+fn a_map_step_over_more_tiles_than_one_pass_takes_moves_each_tile_as_alone() {
+    // Steps render and differentiate a few hundred tiles at a time: a frame's tiles are split,
+    // and each must still move by its own evidence only.
+    let model = Model::new(ModelConfig::tiny(), Device::Cpu, 5).unwrap().frozen();
+    let (n, s) = (600, model.config.image_size);
+    let task = Task::SuperRes { scale: 4, downscale: lcm::Downscale::Lanczos };
+    let y = Tensor::rand([n, 3, s / 4, s / 4], (Kind::Float, Device::Cpu));
+    let phi = model.initial_phi(n, 0) + Tensor::randn([n, 1], (Kind::Float, Device::Cpu)) * 1e-3;
+    let stepped = |rows: i64, start: i64| {
+        let y = y.narrow(0, start, rows);
+        let mut map = lcm::restore::MapOptimizer::new(&model, task, y.shallow_clone(), y.ones_like(), phi.narrow(0, start, rows).copy(), lcm::Optimizer::Adam, 0.05);
+        for _ in 0..3 {
+            let _ = map.step();
+        }
+        map.phi.detach()
+    };
+    let alone = Tensor::cat(&(0..n).step_by(50).map(|start| stepped(50, start)).collect::<Vec<_>>(), 0);
+    let together = stepped(n, 0);
+    assert!(max_abs_diff(&alone, &together) < 1e-6, "tiles stepped together moved differently: {}", max_abs_diff(&alone, &together));
+    assert!(max_abs_diff(&together, &phi) > 1e-4, "the steps did not move φ");
+}
+
+#[test]
 fn inpainting_keeps_known_pixels_bit_exact_and_comes_within_1_db_of_the_smooth_fill() {
     let (path, patches, _) = common::trained_tiny();
     let model = Model::load(&path, Device::Cpu).unwrap().frozen();

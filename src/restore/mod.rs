@@ -379,7 +379,7 @@ fn restore_direct(model: &Model, obs: &Observation, opts: &RestoreOptions, previ
     let check = match (last_fit, settle_tolerance(task)) {
         (Some(last_fit), Some(tolerance)) if opts.settle => {
             // φ is where the last frame left it, and so are its renders.
-            let renders = last_renders.unwrap_or_else(|| tch::no_grad(|| model.render(&phi, false)));
+            let renders = last_renders.unwrap_or_else(|| tch::no_grad(|| map::render_tiles(model, &phi)));
             let fit = tch::no_grad(|| setup.misfit(&renders, &y, &w));
             let settled = fit.le_tensor(&(&last_fit * (1.0 + tolerance)));
             let stepped = settled.logical_not().nonzero().squeeze_dim(1);
@@ -416,8 +416,8 @@ fn restore_direct(model: &Model, obs: &Observation, opts: &RestoreOptions, previ
     // Settled tiles render as they did when checked.
     let renders = match &check {
         Some(c) if c.stepped.size()[0] == 0 => c.renders.shallow_clone(),
-        Some(c) => c.renders.index_copy(0, &c.stepped, &model.render(&phi.index_select(0, &c.stepped), false)),
-        None => model.render(&phi, false),
+        Some(c) => c.renders.index_copy(0, &c.stepped, &map::render_tiles(model, &phi.index_select(0, &c.stepped))),
+        None => map::render_tiles(model, &phi),
     };
     let fit = setup.misfit(&renders, &y, &w);
     // A settled tile keeps the fit it had when it last stepped, so slow drift adds up until it steps.
