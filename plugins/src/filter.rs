@@ -303,10 +303,10 @@ impl<K: ElementKind> LcmFilter<K> {
     /// hardware decoder's) does not run dry waiting for them.
     pub fn propose_held_buffers(&self, query: &mut gst::query::Allocation) {
         let held = self.lookahead() as u32;
-        let Some(size) = query.caps().and_then(|caps| gst_video::VideoInfo::from_caps(caps).ok()).map(|info| info.size() as u32) else { return };
         if held == 0 {
             return;
         }
+        let Some(size) = query.caps().and_then(|caps| gst_video::VideoInfo::from_caps(caps).ok()).map(|info| info.size() as u32) else { return };
         let pools: Vec<_> = query.allocation_pools().collect();
         if pools.is_empty() {
             query.add_allocation_pool(None::<&gst::BufferPool>, size, held, 0);

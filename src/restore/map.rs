@@ -139,13 +139,13 @@ impl<'a> MapOptimizer<'a> {
         let (mut losses, mut grads) = (Vec::new(), Vec::new());
         for start in (0..n).step_by(STEP_CHUNK as usize) {
             let len = STEP_CHUNK.min(n - start);
-            let phi = if len == n { self.phi.shallow_clone() } else { self.phi.narrow(0, start, len).detach().set_requires_grad(true) };
+            let phi = self.phi.narrow(0, start, len).detach().set_requires_grad(true);
             let loss = self.setup.misfit(&self.model.render_in(&phi, self.kind), &rows(&self.y, start, len), &rows(&self.w, start, len)).sum(Kind::Float);
             grads.push(Tensor::run_backward(&[&loss], &[&phi], false, false).pop().expect("one input, one gradient"));
             losses.push(loss.detach());
         }
         let total = Tensor::stack(&losses, 0).sum(Kind::Float);
-        let grad = if grads.len() == 1 { grads.pop().expect("one chunk") } else { Tensor::cat(&grads, 0) };
+        let grad = Tensor::cat(&grads, 0);
         tch::no_grad(|| {
             let update = match self.optimizer {
                 Optimizer::Sgd => grad * self.learning_rate,

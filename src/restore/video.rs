@@ -137,14 +137,13 @@ impl VideoRestorer {
         video: &VideoOptions,
     ) -> Restoration {
         let evidence = obs.evidence.to_kind(Kind::Float);
-        let cut = |a: &Tensor, b: &Tensor| is_cut(a, b, video);
         self.reset_at_cut(&evidence, video);
         // Later frames count only up to the next scene cut.
         let mut same_scene = 0;
         let mut last = &evidence;
         for o in upcoming {
             let next = o.evidence.to_kind(Kind::Float);
-            if cut(last, &next) {
+            if is_cut(last, &next, video) {
                 break;
             }
             same_scene += 1;
