@@ -5,7 +5,7 @@
 # each method | truth, middle frame) and one contact sheet per task (<task>-sheet.jpg, all
 # segments' grids; docs/heldout/ keeps the last published ones) in out/gst-heldout/.
 #   benches/gst-heldout.sh [TASKS] [FRAMES] [gst_heldout.py options, e.g. --rect 0.4,0.35,0.6 --out DIR]
-#   (TASKS: rect,dirt,x4,colorize,[key]hints10,[key]hints100)
+#   (TASKS: rect,dirt,x2,x4,colorize,[key]hints10,[key]hints100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${1:-rect,dirt,x4,colorize} frames=${2:-6}

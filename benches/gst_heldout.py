@@ -8,7 +8,7 @@ Damage, independent of lcm's own generator (src/clip_eval.rs):
 - dirt: old-film dirt (REFERENCE.md's recipe, drawn differently from lcm's): 1–2 vertical
   scratches 1–3 px wide moving 5–15 px a frame, 3–7 irregular blotches (unions of 2–4 discs)
   and up to 2 hairs at new places each frame, given as alpha 0 in RGBA frames;
-- x4: the frames downscaled ×4 with PIL's (antialiased) Lanczos, the paper's degradation
+- x4 (and x2): the frames downscaled ×4 (×2) with PIL's (antialiased) Lanczos, the paper's degradation
   (`--downscale bicubic` or `area` for footage made smaller otherwise: lcm is then also run
   told so, as `lcm-told`, with the element's `downscale` property);
 - colorize: the frames turned gray here (OpenCV's BT.601 luma, 8 bits) and given to lcmcolorize
@@ -250,18 +250,19 @@ def run_case(name, task, truths, work, lpips, seed, downscale='lanczos', rect=CE
         results['lcm']['seconds_per_frame'] = spf
         results['lcm']['max_change_outside_damage'] = float(lcm_known)
         damaged = [np.where(r, 0, f) for f, r in zip(truths, regions)]
-    elif task == 'x4':
-        lr = [pil_resize(f, (w // 4, h // 4), DOWNSCALERS[downscale]) for f in truths]
-        truths = [f[:lr[0].shape[0] * 4, :lr[0].shape[1] * 4] for f in truths]
-        size = (lr[0].shape[1] * 4, lr[0].shape[0] * 4)
+    elif task in ('x2', 'x4'):
+        k = int(task[1:])
+        lr = [pil_resize(f, (w // k, h // k), DOWNSCALERS[downscale]) for f in truths]
+        truths = [f[:lr[0].shape[0] * k, :lr[0].shape[1] * k] for f in truths]
+        size = (lr[0].shape[1] * k, lr[0].shape[0] * k)
         for t, f in enumerate(lr):
             write_png(f'{d}/in/{t:04d}.png', to8(f))
-        spf = through('lcmsuperres scale=4', d + '/in', d + '/lcm', n, 'RGB')
+        spf = through(f'lcmsuperres scale={k}', d + '/in', d + '/lcm', n, 'RGB')
         outs = {'lcm': read_pngs(d + '/lcm'), 'bicubic': [pil_resize(f, size, Image.BICUBIC) for f in lr],
                 'lanczos': [pil_resize(f, size, Image.LANCZOS) for f in lr],
                 'lanczos-bp': [back_projection(f, size) for f in lr]}
         if downscale != 'lanczos':  # the element told how the input was made smaller
-            through(f'lcmsuperres scale=4 downscale={downscale}', d + '/in', d + '/lcm-told', n, 'RGB')
+            through(f'lcmsuperres scale={k} downscale={downscale}', d + '/in', d + '/lcm-told', n, 'RGB')
             outs['lcm-told'] = read_pngs(d + '/lcm-told')
         for k, o in outs.items():
             results[k] = scores(o, truths, lpips)
@@ -301,7 +302,7 @@ def main():
     p.add_argument('--frames', type=int, default=6)
     p.add_argument('--tasks', default='rect,dirt,x4,colorize')
     p.add_argument('--downscale', choices=sorted(DOWNSCALERS), default='lanczos',
-                   help='x4: how the low-resolution frames are made (PIL, antialiased); lcm assumes Lanczos')
+                   help='x2, x4: how the low-resolution frames are made (PIL, antialiased); lcm assumes Lanczos')
     p.add_argument('--rect', type=lambda v: tuple(float(x) for x in v.split(',')), default=CENTRED_QUARTER,
                    metavar='SIZE,CX,CY', help='rect: the hole\'s side as a fraction of the frame\'s, and its centre (fractions)')
     p.add_argument('--crop', action='store_true',
