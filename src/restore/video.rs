@@ -235,15 +235,22 @@ fn is_cut(previous: &Tensor, next: &Tensor, video: &VideoOptions) -> bool {
 
 /// Super-resolution's carried frame `(3, H, W)` back-projected onto `evidence` where the scene
 /// moved, and left as carried where it stands still (`still`, the likeness to the last frame,
-/// raised to [`STILL_POWER`]). A still shot's evidence changes by noise and compression only,
+/// raised to [`still_power`]). A still shot's evidence changes by noise and compression only,
 /// which back-projection would draw into the detail as flicker bicubic does not have.
 fn back_project_where_moved(task: Task, carried: &Tensor, still: &Tensor, evidence: &Tensor) -> Tensor {
     let corrected = super::back_project(task, &carried.unsqueeze(0), &evidence.unsqueeze(0)).squeeze_dim(0);
-    let kept = still.pow_tensor_scalar(STILL_POWER);
+    let kept = still.pow_tensor_scalar(still_power(task));
     (carried + (corrected - carried) * (kept.ones_like() - kept)).clamp(0.0, 1.0)
 }
 
 /// Likeness is exp(−d / 0.05) of the local difference d between frames; its fourth power keeps
-/// the carried frame where d is under about 0.01. Chosen among 1, 2 and 4 on the tuning clips
-/// (benches/NOTES.md, benchmark 20).
-const STILL_POWER: f64 = 4.0;
+/// the carried frame where d is under about 0.01, chosen among 1, 2 and 4 on the tuning clips at
+/// ×4 (benches/NOTES.md, benchmark 20). At ×2 the evidence holds a quarter of the output's
+/// samples, not a sixteenth, and what the carried frame gets wrong there costs more: the 16th
+/// power (back-projected unless d is under about 0.002) lowered LPIPS on four of the five tuning
+/// clips and thirteen of the sixteen held-out segments (one higher), PSNR nowhere lower,
+/// temporal error up by 0–3 % (benchmark 42); at ×4 it raised the tuning tree's and street's
+/// temporal error.
+fn still_power(task: Task) -> f64 {
+    if task.scale() == 2 { 16.0 } else { 4.0 }
+}
