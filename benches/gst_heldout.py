@@ -251,18 +251,18 @@ def run_case(name, task, truths, work, lpips, seed, downscale='lanczos', rect=CE
         results['lcm']['max_change_outside_damage'] = float(lcm_known)
         damaged = [np.where(r, 0, f) for f, r in zip(truths, regions)]
     elif task in ('x2', 'x4'):
-        k = int(task[1:])
-        lr = [pil_resize(f, (w // k, h // k), DOWNSCALERS[downscale]) for f in truths]
-        truths = [f[:lr[0].shape[0] * k, :lr[0].shape[1] * k] for f in truths]
-        size = (lr[0].shape[1] * k, lr[0].shape[0] * k)
+        scale = int(task[1:])
+        lr = [pil_resize(f, (w // scale, h // scale), DOWNSCALERS[downscale]) for f in truths]
+        truths = [f[:lr[0].shape[0] * scale, :lr[0].shape[1] * scale] for f in truths]
+        size = (lr[0].shape[1] * scale, lr[0].shape[0] * scale)
         for t, f in enumerate(lr):
             write_png(f'{d}/in/{t:04d}.png', to8(f))
-        spf = through(f'lcmsuperres scale={k}', d + '/in', d + '/lcm', n, 'RGB')
+        spf = through(f'lcmsuperres scale={scale}', d + '/in', d + '/lcm', n, 'RGB')
         outs = {'lcm': read_pngs(d + '/lcm'), 'bicubic': [pil_resize(f, size, Image.BICUBIC) for f in lr],
                 'lanczos': [pil_resize(f, size, Image.LANCZOS) for f in lr],
                 'lanczos-bp': [back_projection(f, size) for f in lr]}
         if downscale != 'lanczos':  # the element told how the input was made smaller
-            through(f'lcmsuperres scale={k} downscale={downscale}', d + '/in', d + '/lcm-told', n, 'RGB')
+            through(f'lcmsuperres scale={scale} downscale={downscale}', d + '/in', d + '/lcm-told', n, 'RGB')
             outs['lcm-told'] = read_pngs(d + '/lcm-told')
         for k, o in outs.items():
             results[k] = scores(o, truths, lpips)
